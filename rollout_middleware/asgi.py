@@ -1,0 +1,248 @@
+"""The ASGI shell: :class:`RolloutTokenMiddleware` and :class:`RolloutTokenEndpoint`.
+
+Both are pure ASGI (never ``BaseHTTPMiddleware``). They translate a scope and its messages into the
+plain values of :mod:`rollout_middleware.decision` and its :class:`~rollout_middleware.decision.Answer`
+back into two ``send`` calls. Nothing else is decided here.
+
+``resolve_user(scope)`` may be sync or async. An async resolver is awaited on the event loop. A sync
+one runs in a worker thread through :func:`asgiref.sync.sync_to_async`, never on the loop:
+``thread_sensitive=False`` (the default) uses the loop's thread pool, ``thread_sensitive=True`` the
+one thread asgiref keeps for thread-bound code such as Django's ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+from asgiref.sync import sync_to_async
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .config import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_METHODS,
+    DEFAULT_PATH,
+    DEFAULT_RESOLVER_TIMEOUT,
+    Settings,
+)
+from .decision import HEADER_NAMES, Answer, RequestInfo, TokenDecision
+from .tokens import DEFAULT_TTL, TokenIssuer
+
+__all__ = ["RolloutTokenEndpoint", "RolloutTokenMiddleware"]
+
+_WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
+
+
+def _as_async(
+    func: Callable[..., Any], is_async: bool, thread_sensitive: bool
+) -> Callable[..., Awaitable[Any]]:
+    if is_async:
+        return func
+    return sync_to_async(func, thread_sensitive=thread_sensitive)
+
+
+class _TokenApp:
+    """The token answer as an ASGI callable, shared by the middleware and the endpoint."""
+
+    __slots__ = ("_on_issue", "_resolve", "_timeout", "decision")
+
+    def __init__(self, settings: Settings) -> None:
+        self.decision = TokenDecision(settings)
+        self._resolve = _as_async(
+            settings.resolve_user, settings.resolver_is_async, settings.thread_sensitive
+        )
+        self._timeout = settings.resolver_timeout
+        self._on_issue = (
+            None
+            if settings.on_issue is None
+            else _as_async(settings.on_issue, settings.on_issue_is_async, settings.thread_sensitive)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        decision = self.decision
+        method: str = scope["method"]
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _WANTED
+        }
+        answer = decision.precheck(method, headers)
+        if answer is None and decision.wants_body(method):
+            size = await _drain(receive, decision.settings.max_body_size)
+            if size is None:  # the client went away: nobody to answer
+                return
+            if size < 0:
+                answer = decision.body_too_large(method, headers)
+        if answer is None:
+            answer = await self._answer_user(scope, method, headers)
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _answer_user(self, scope: Scope, method: str, headers: dict[str, str]) -> Answer:
+        decision = self.decision
+        try:
+            if self._timeout is None:
+                user_id = await self._resolve(scope)
+            else:
+                with anyio.fail_after(self._timeout):
+                    user_id = await self._resolve(scope)
+        except TimeoutError:
+            return decision.resolver_timed_out(method, headers)
+        except Exception:
+            return decision.resolver_failed(method, headers)
+        answer, issued = decision.answer(method, user_id, headers)
+        if issued is not None and self._on_issue is not None:
+            client = scope.get("client")
+            info: RequestInfo = {
+                "method": method,
+                "path": scope["path"],
+                "client": client[0] if client else None,
+            }
+            try:
+                await self._on_issue(issued.subject, issued.expires_at, info)
+            except Exception:
+                decision.hook_failed()
+        return answer
+
+
+async def _drain(receive: Receive, limit: int) -> int | None:
+    """Read and discard the request body: its size, -1 past ``limit``, None on disconnect."""
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        size += len(message.get("body", b""))
+        if size > limit:
+            return -1
+        if not message.get("more_body", False):
+            return size
+
+
+class RolloutTokenMiddleware:
+    """Serve Rollout tokens on one path; pass every other request to ``app`` untouched.
+
+    ``resolve_user(scope)`` returns the logged-in user's id (a ``str`` or an ``int``) or ``None``;
+    it may be sync or async. Without ``issuer`` or explicit ``client_id``/``client_secret`` the
+    credentials come from ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET``. ``path`` is matched
+    exactly, relative to the mount point (``root_path``); ``/rollout-token/`` is not
+    ``/rollout-token``. Every other option is described in :class:`~rollout_middleware.config.Settings`
+    and the README. Configuration errors raise
+    :class:`~rollout_middleware.errors.ConfigurationError` here.
+
+    ``lifespan``, ``websocket`` and every other request reach ``app`` with the very same ``scope``,
+    ``receive`` and ``send``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        resolve_user: Callable[[Scope], Any],
+        path: str = DEFAULT_PATH,
+        issuer: TokenIssuer | None = None,
+        client_id: str | None = None,
+        client_secret: str | bytes | None = None,
+        ttl: int = DEFAULT_TTL,
+        methods: Iterable[str] = DEFAULT_METHODS,
+        allowed_origins: Iterable[str] = (),
+        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
+        on_issue: Callable[[str, int, RequestInfo], Any] | None = None,
+        thread_sensitive: bool = False,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        settings = Settings.build(
+            resolve_user=resolve_user,
+            path=path,
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=client_secret,
+            ttl=ttl,
+            methods=methods,
+            allowed_origins=allowed_origins,
+            resolver_timeout=resolver_timeout,
+            on_issue=on_issue,
+            thread_sensitive=thread_sensitive,
+            max_body_size=max_body_size,
+        )
+        self.app = app
+        self.path = path
+        self._token_app = _TokenApp(settings)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, app={self.app!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith(self.path):
+            await self.app(scope, receive, send)
+            return
+        if self._token_app.decision.owns(scope["path"], scope.get("root_path", "")):
+            await self._token_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class RolloutTokenEndpoint:
+    """The token answer as a standalone ASGI app, for a framework's router.
+
+    It answers every HTTP request routed to it, so route it at an exact path: Starlette's
+    ``Route("/rollout-token", RolloutTokenEndpoint(...))``. Under ``Mount`` or FastAPI's
+    ``app.mount`` it answers every path below the mount point. Options are those of
+    :class:`RolloutTokenMiddleware`, without ``path``. Other scope types get no answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        resolve_user: Callable[[Scope], Any],
+        issuer: TokenIssuer | None = None,
+        client_id: str | None = None,
+        client_secret: str | bytes | None = None,
+        ttl: int = DEFAULT_TTL,
+        methods: Iterable[str] = DEFAULT_METHODS,
+        allowed_origins: Iterable[str] = (),
+        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
+        on_issue: Callable[[str, int, RequestInfo], Any] | None = None,
+        thread_sensitive: bool = False,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        settings = Settings.build(
+            resolve_user=resolve_user,
+            path=None,
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=client_secret,
+            ttl=ttl,
+            methods=methods,
+            allowed_origins=allowed_origins,
+            resolver_timeout=resolver_timeout,
+            on_issue=on_issue,
+            thread_sensitive=thread_sensitive,
+            max_body_size=max_body_size,
+        )
+        self._token_app = _TokenApp(settings)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return await _lifespan(receive, send)
+        if scope["type"] != "http":
+            return None
+        await self._token_app(scope, receive, send)
+        return None
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Complete a lifespan cycle for an endpoint run as the whole app (nothing to start)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,211 @@
+"""Configuration of the token endpoint, validated once, at construction.
+
+:class:`Settings` holds every option that shapes the answer, shared by the ASGI shell, the WSGI shell
+and every framework integration. :meth:`Settings.build` checks each option and raises
+:class:`~rollout_middleware.errors.ConfigurationError` with a message that names it, so a wrong
+setting fails when the app starts, never at its first request.
+
+:func:`is_async_callable` is the one place that tells async callables from sync ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+
+from .errors import ConfigurationError
+from .tokens import DEFAULT_TTL, TokenIssuer
+
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_METHODS",
+    "DEFAULT_PATH",
+    "DEFAULT_RESOLVER_TIMEOUT",
+    "Settings",
+    "is_async_callable",
+]
+
+#: The path of Rollout's own front-end guide: ``fetch("/rollout-token")``.
+DEFAULT_PATH = "/rollout-token"
+DEFAULT_METHODS: tuple[str, ...] = ("GET",)
+#: Seconds a resolver may take before the request is answered 503.
+DEFAULT_RESOLVER_TIMEOUT = 10.0
+#: Bytes of request body read (and discarded) on the token path before answering 413.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")  # RFC 9110 token, upper case
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
+_BAD_PATH_CHARS = re.compile(r"[\s?#\x00-\x1f\x7f]")
+
+
+def is_async_callable(obj: object) -> bool:
+    """Tell whether calling ``obj`` returns an awaitable.
+
+    True for coroutine functions, :func:`functools.partial` objects around one, functions marked with
+    :func:`asgiref.sync.markcoroutinefunction`, and objects whose ``__call__`` is a coroutine function.
+    """
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if iscoroutinefunction(obj):
+        return True
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method, not callable()
+    return call is not None and not isinstance(obj, type) and iscoroutinefunction(call)
+
+
+def _check_path(path: object) -> str:
+    if not isinstance(path, str) or not path.startswith("/") or _BAD_PATH_CHARS.search(path):
+        raise ConfigurationError(
+            "path must be a str that starts with '/' and holds no whitespace, '?' or '#', "
+            f"got {path!r}"
+        )
+    return path
+
+
+def _check_methods(methods: object) -> frozenset[str]:
+    if isinstance(methods, (str, bytes)) or not isinstance(methods, Iterable):
+        raise ConfigurationError(
+            f"methods must be a sequence of HTTP method names such as ('GET',), got {methods!r}"
+        )
+    checked = set()
+    for method in methods:
+        if not isinstance(method, str) or not _TOKEN.fullmatch(method):
+            raise ConfigurationError(
+                f"each method must be an upper-case HTTP method name, got {method!r}"
+            )
+        if method == "OPTIONS":
+            raise ConfigurationError(
+                "OPTIONS cannot serve tokens: it is the CORS preflight, answered by the middleware "
+                "itself when allowed_origins is set"
+            )
+        checked.add(method)
+    if not checked:
+        raise ConfigurationError("methods must name at least one HTTP method")
+    if "GET" in checked:
+        checked.add("HEAD")
+    return frozenset(checked)
+
+
+def _check_origins(origins: object) -> frozenset[str]:
+    if isinstance(origins, (str, bytes)) or not isinstance(origins, Iterable):
+        raise ConfigurationError(
+            "allowed_origins must be a sequence of origins such as ('https://app.example.com',), "
+            f"got {origins!r}"
+        )
+    checked = set()
+    for origin in origins:
+        if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+            raise ConfigurationError(
+                "each allowed origin must be 'scheme://host[:port]' with no path, no trailing '/' "
+                f"and no wildcard, got {origin!r}"
+            )
+        checked.add(origin.lower())
+    return frozenset(checked)
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ConfigurationError(
+            f"resolver_timeout must be a positive number of seconds or None, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes the token endpoint's answers, validated.
+
+    Build it with :meth:`build`, which takes the same keyword arguments as the middleware.
+    ``path`` is ``None`` for a standalone endpoint, which answers every request routed to it.
+    """
+
+    issuer: TokenIssuer
+    resolve_user: Callable[[Any], Any]
+    resolver_is_async: bool
+    path: str | None
+    methods: frozenset[str]
+    allowed_origins: frozenset[str]
+    resolver_timeout: float | None
+    on_issue: Callable[..., Any] | None
+    on_issue_is_async: bool
+    thread_sensitive: bool
+    max_body_size: int
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        resolve_user: Callable[[Any], Any],
+        path: str | None = DEFAULT_PATH,
+        issuer: TokenIssuer | None = None,
+        client_id: str | None = None,
+        client_secret: str | bytes | None = None,
+        ttl: int = DEFAULT_TTL,
+        methods: Iterable[str] = DEFAULT_METHODS,
+        allowed_origins: Iterable[str] = (),
+        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
+        on_issue: Callable[..., Any] | None = None,
+        thread_sensitive: bool = False,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Settings:
+        """Validate the options and build the settings.
+
+        Without ``issuer``, a :class:`~rollout_middleware.tokens.TokenIssuer` is built from
+        ``client_id`` and ``client_secret``, each falling back to ``ROLLOUT_CLIENT_ID`` and
+        ``ROLLOUT_CLIENT_SECRET`` in ``environ``.
+        """
+        if not callable(resolve_user):
+            raise ConfigurationError(
+                "resolve_user must be a callable that returns a user id or None"
+            )
+        if on_issue is not None and not callable(on_issue):
+            raise ConfigurationError("on_issue must be a callable or None")
+        if issuer is None:
+            issuer = TokenIssuer(
+                environ.get("ROLLOUT_CLIENT_ID", "") if client_id is None else client_id,
+                environ.get("ROLLOUT_CLIENT_SECRET", "")
+                if client_secret is None
+                else client_secret,
+                ttl=ttl,
+            )
+        elif not isinstance(issuer, TokenIssuer):
+            raise ConfigurationError(f"issuer must be a TokenIssuer, got {type(issuer).__name__}")
+        elif client_id is not None or client_secret is not None or ttl != DEFAULT_TTL:
+            raise ConfigurationError("give either issuer or client_id/client_secret/ttl, not both")
+        if not isinstance(thread_sensitive, bool):
+            raise ConfigurationError("thread_sensitive must be True or False")
+        if (
+            isinstance(max_body_size, bool)
+            or not isinstance(max_body_size, int)
+            or max_body_size < 0
+        ):
+            raise ConfigurationError(
+                f"max_body_size must be a whole number of bytes, 0 or more, got {max_body_size!r}"
+            )
+        return cls(
+            issuer=issuer,
+            resolve_user=resolve_user,
+            resolver_is_async=is_async_callable(resolve_user),
+            path=None if path is None else _check_path(path),
+            methods=_check_methods(methods),
+            allowed_origins=_check_origins(allowed_origins),
+            resolver_timeout=_check_timeout(resolver_timeout),
+            on_issue=on_issue,
+            on_issue_is_async=on_issue is not None and is_async_callable(on_issue),
+            thread_sensitive=thread_sensitive,
+            max_body_size=max_body_size,
+        )

@@ -1,0 +1,269 @@
+"""The request decision: which request is ours, and what the answer is.
+
+This module knows nothing of ASGI or WSGI. It takes plain values (a method, a path relative to the
+mount point, a few request headers as ``str``, the user id the app's resolver returned) and gives
+plain values back: an :class:`Answer` with a status, headers and a body. The shells in
+:mod:`rollout_middleware.asgi` and :mod:`rollout_middleware.wsgi` only translate to and from it, so
+both behave the same by construction.
+
+The answers:
+
+==========  ======================================================================================
+200         ``{"token", "expires_at", "expires_in"}``, a fresh token on every request
+204         the CORS preflight (``OPTIONS``) from an origin in ``allowed_origins``
+401         the resolver returned ``None``: nobody is logged in
+403         a cross-site browser request (``Sec-Fetch-Site: cross-site``) from an origin that is
+            not in ``allowed_origins``
+405         a method that is not configured, with ``Allow``
+413         a request body larger than ``max_body_size``
+500         the resolver raised, or returned something that is not a user id (logged, with the
+            traceback; the body says nothing of it)
+503         the resolver took longer than ``resolver_timeout``
+==========  ======================================================================================
+
+Every answer carries ``Cache-Control: no-store``, ``Pragma: no-cache`` and
+``X-Content-Type-Options: nosniff``, and a correct ``Content-Length``. A ``HEAD`` answer has the
+headers of the ``GET`` answer and no body. Errors are RFC 9457 ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TypedDict
+
+from .config import Settings
+from .errors import InvalidUserIdError
+from .tokens import IssuedToken
+
+__all__ = ["HEADER_NAMES", "Answer", "RequestInfo", "TokenDecision"]
+
+logger = logging.getLogger("rollout_middleware")
+
+#: The request headers the decision reads, by lower-case name. Shells pass only these.
+HEADER_NAMES = frozenset(
+    {"origin", "sec-fetch-site", "access-control-request-method", "access-control-request-headers"}
+)
+
+_COMMON = (
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+)
+_JSON = (("Content-Type", "application/json"), *_COMMON)
+_PROBLEM = (("Content-Type", "application/problem+json"), *_COMMON)
+_PREFLIGHT_MAX_AGE = "600"
+
+
+class RequestInfo(TypedDict):
+    """What the ``on_issue`` audit hook learns of the request: never a token or a cookie."""
+
+    method: str
+    path: str
+    client: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete HTTP answer: status, headers and body.
+
+    ``headers`` are ``(name, value)`` strings with canonical capitalisation, for WSGI;
+    ``raw_headers`` are the same as lower-case latin-1 bytes, for ASGI. Build one with :meth:`make`.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+    @classmethod
+    def make(
+        cls, status: int, headers: tuple[tuple[str, str], ...], body: bytes, *, head: bool = False
+    ) -> Answer:
+        """An answer with ``Content-Length`` added; for ``HEAD`` (``head=True``) with no body.
+
+        A 204 gets no ``Content-Length`` (RFC 9110 section 8.6).
+        """
+        if status != 204:
+            headers = (*headers, ("Content-Length", str(len(body))))
+        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+        return cls(status, headers, raw, b"" if head else body)
+
+    def with_headers(self, extra: tuple[tuple[str, str], ...]) -> Answer:
+        """This answer with ``extra`` headers appended (the CORS headers of an allowed origin)."""
+        if not extra:
+            return self
+        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra)
+        return Answer(self.status, self.headers + extra, self.raw_headers + raw, self.body)
+
+
+def _problem(
+    status: int, detail: str, extra: tuple[tuple[str, str], ...] = ()
+) -> dict[bool, Answer]:
+    """The answers (by ``head``) of one RFC 9457 problem."""
+    phrase = HTTPStatus(status).phrase
+    body = json.dumps(
+        {"type": "about:blank", "title": phrase, "status": status, "detail": detail},
+        separators=(",", ":"),
+    ).encode()
+    return {
+        head: Answer.make(status, (*_PROBLEM, *extra), body, head=head) for head in (False, True)
+    }
+
+
+class TokenDecision:
+    """Decides the answer to each request for the token path, from plain values.
+
+    A shell calls, in order:
+
+    1. :meth:`owns` with the path relative to the mount point (a middleware only);
+    2. :meth:`precheck` with the method and the :data:`HEADER_NAMES` headers: an answer here (403,
+       405, the preflight) ends the request before the user is resolved;
+    3. the app's resolver, then :meth:`answer` with what it returned, or :meth:`resolver_failed`,
+       :meth:`resolver_timed_out` or :meth:`body_too_large`.
+
+    Instances hold only precomputed, immutable values: nothing of one request survives it.
+    """
+
+    __slots__ = (
+        "_401",
+        "_403",
+        "_405",
+        "_413",
+        "_500",
+        "_503",
+        "_json_prefix",
+        "_preflight",
+        "allow",
+        "issuer",
+        "settings",
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.issuer = settings.issuer
+        methods = set(settings.methods)
+        if settings.allowed_origins:
+            methods.add("OPTIONS")
+        self.allow = ", ".join(sorted(methods))
+        self._401 = _problem(401, "Log in to get a Rollout token.")
+        self._403 = _problem(403, "Cross-site requests for a Rollout token are refused.")
+        self._405 = _problem(
+            405, "This method does not serve Rollout tokens.", (("Allow", self.allow),)
+        )
+        self._413 = _problem(413, "The request body is too large.")
+        self._500 = _problem(500, "The Rollout token could not be issued.")
+        self._503 = _problem(503, "The user could not be identified in time; try again.")
+        token_methods = ", ".join(sorted(settings.methods - {"HEAD"}))
+        self._preflight = (
+            ("Access-Control-Allow-Methods", token_methods),
+            ("Access-Control-Max-Age", _PREFLIGHT_MAX_AGE),
+        )
+        self._json_prefix = _JSON
+
+    def owns(self, path: str, mount: str = "") -> bool:
+        """Whether ``path`` is the token path: an exact match, relative to the mount point.
+
+        ``mount`` is the mount point (ASGI ``root_path``) when ``path`` still includes it; it is
+        stripped at a ``/`` boundary. No trailing-slash guessing: ``/rollout-token/`` is another path.
+        """
+        if self.settings.path is None:
+            return True
+        if mount and path.startswith(mount):
+            path = path[len(mount) :]
+        return path == self.settings.path
+
+    def _cors(self, origin: str | None) -> tuple[tuple[str, str], ...]:
+        if origin is None or origin.lower() not in self.settings.allowed_origins:
+            return ()
+        return (
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("Vary", "Origin"),
+        )
+
+    def precheck(self, method: str, headers: Mapping[str, str]) -> Answer | None:
+        """The answer that ends the request before the resolver runs, or ``None`` to go on.
+
+        ``headers`` maps lower-case names from :data:`HEADER_NAMES` to their values.
+        """
+        head = method == "HEAD"
+        cors = self._cors(headers.get("origin")) if self.settings.allowed_origins else ()
+        if (
+            method == "OPTIONS"
+            and self.settings.allowed_origins
+            and "access-control-request-method" in headers
+        ):
+            if not cors:
+                return self._403[False]
+            extra: tuple[tuple[str, str], ...] = self._preflight
+            requested = headers.get("access-control-request-headers")
+            if requested and _is_header_list(requested):
+                extra = (*extra, ("Access-Control-Allow-Headers", requested))
+            return Answer.make(204, (*_COMMON, *cors, *extra), b"")
+        if headers.get("sec-fetch-site") == "cross-site" and not cors:
+            return self._403[head]
+        if method not in self.settings.methods:
+            return self._405[head].with_headers(cors)
+        return None
+
+    def answer(
+        self, method: str, user_id: object, headers: Mapping[str, str]
+    ) -> tuple[Answer, IssuedToken | None]:
+        """The answer for the user id the resolver returned, and the token it carries if any."""
+        head = method == "HEAD"
+        cors = self._cors(headers.get("origin")) if self.settings.allowed_origins else ()
+        if user_id is None:
+            return self._401[head].with_headers(cors), None
+        try:
+            issued = self.issuer.issue(user_id)  # type: ignore[arg-type]
+        except InvalidUserIdError as exc:
+            logger.error("The resolver returned an invalid Rollout user id: %s", exc)
+            return self._500[head].with_headers(cors), None
+        body = b'{"token":"%s","expires_at":%d,"expires_in":%d}' % (
+            issued.token.encode("ascii"),
+            issued.expires_at,
+            issued.expires_in,
+        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "Issued a Rollout token for user %r, expiring at %d",
+                issued.subject,
+                issued.expires_at,
+            )
+        return Answer.make(200, self._json_prefix + cors, body, head=head), issued
+
+    def resolver_failed(self, method: str, headers: Mapping[str, str]) -> Answer:
+        """Log the resolver's exception (call it from the ``except`` block) and answer 500."""
+        logger.exception("The Rollout user resolver raised an exception")
+        return self._500[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
+
+    def resolver_timed_out(self, method: str, headers: Mapping[str, str]) -> Answer:
+        """Log the timeout and answer 503."""
+        logger.error(
+            "The Rollout user resolver took longer than %s seconds", self.settings.resolver_timeout
+        )
+        return self._503[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
+
+    def body_too_large(self, method: str, headers: Mapping[str, str]) -> Answer:
+        """Answer 413: the request body exceeds ``max_body_size``."""
+        return self._413[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
+
+    def wants_body(self, method: str) -> bool:
+        """Whether a request with ``method`` may carry a body the shell must read and discard."""
+        return method not in ("GET", "HEAD")
+
+    @staticmethod
+    def hook_failed() -> None:
+        """Log the ``on_issue`` hook's exception (call it from the ``except`` block)."""
+        logger.exception("The Rollout on_issue hook raised an exception; the token was served")
+
+
+def _is_header_list(value: str) -> bool:
+    return all(
+        part.strip() and all(c.isalnum() or c in "-_" for c in part.strip())
+        for part in value.split(",")
+    )

@@ -1,0 +1,102 @@
+"""Ready-made user resolvers for common stacks.
+
+Each returns the user id or ``None``. The ASGI resolvers are ``async``: they only read the scope, so
+they run on the event loop, with no thread hop. The WSGI resolver is sync, run on the request thread.
+
+- :func:`session_user` reads Starlette's ``SessionMiddleware`` session;
+- :func:`authenticated_user` reads Starlette's ``AuthenticationMiddleware`` user;
+- :func:`trusted_header` and :func:`trusted_environ_header` read a header that an upstream proxy sets
+  after authenticating the user.
+
+The middleware that fills ``scope["session"]`` or ``scope["user"]`` must run before (outside) the
+token middleware: list it first in Starlette's ``middleware=[...]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import Scope
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["authenticated_user", "session_user", "trusted_environ_header", "trusted_header"]
+
+AsyncResolver = Callable[[Scope], Awaitable[Any]]
+
+
+def session_user(key: str = "user_id") -> AsyncResolver:
+    """Resolve the user id stored under ``key`` in Starlette's session (``scope["session"]``).
+
+    Anonymous (no session, or no ``key`` in it) resolves to ``None``. Raises
+    :class:`~rollout_middleware.errors.ConfigurationError` at the first request if no
+    ``SessionMiddleware`` runs before the token middleware.
+    """
+
+    async def resolve(scope: Scope) -> Any:
+        if "session" not in scope:
+            raise ConfigurationError(
+                "session_user needs Starlette's SessionMiddleware before the token middleware"
+            )
+        return scope["session"].get(key)
+
+    return resolve
+
+
+def authenticated_user(attribute: str = "identity") -> AsyncResolver:
+    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``.
+
+    Works with Starlette's ``AuthenticationMiddleware``. ``identity`` is Starlette's id of a user
+    (``SimpleUser.identity`` is its user name); give your user class's id attribute if it differs.
+    """
+
+    async def resolve(scope: Scope) -> Any:
+        if "user" not in scope:
+            raise ConfigurationError(
+                "authenticated_user needs Starlette's AuthenticationMiddleware before the token "
+                "middleware"
+            )
+        user = scope["user"]
+        if not getattr(user, "is_authenticated", False):
+            return None
+        return getattr(user, attribute)
+
+    return resolve
+
+
+def _check_header_name(name: str) -> str:
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c == "-" for c in name):
+        raise ConfigurationError(f"header name must be letters, digits and '-', got {name!r}")
+    return name
+
+
+def trusted_header(name: str) -> AsyncResolver:
+    """Resolve the user id from request header ``name``, set by an upstream proxy (ASGI).
+
+    Only use it when a proxy that you control authenticates every request and removes this header
+    from what clients send: otherwise anyone can claim any user. A missing or empty header resolves
+    to ``None``.
+    """
+    wanted = _check_header_name(name).lower().encode("latin-1")
+
+    async def resolve(scope: Scope) -> Any:
+        for key, value in scope["headers"]:
+            if key == wanted:
+                return value.decode("latin-1") or None
+        return None
+
+    return resolve
+
+
+def trusted_environ_header(name: str) -> Callable[[WSGIEnvironment], Any]:
+    """:func:`trusted_header` for WSGI: the same header, read from the environ."""
+    key = "HTTP_" + _check_header_name(name).upper().replace("-", "_")
+
+    def resolve(environ: WSGIEnvironment) -> Any:
+        return environ.get(key) or None
+
+    return resolve
