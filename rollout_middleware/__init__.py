@@ -8,8 +8,8 @@ apps need are importable from here.
 from __future__ import annotations
 
 from .asgi import RolloutTokenEndpoint, RolloutTokenMiddleware
-from .config import Settings
-from .decision import Answer, RequestInfo, TokenDecision
+from .config import Options, RequestInfo, Settings
+from .decision import Answer, TokenDecision
 from .errors import ConfigurationError, InvalidUserIdError, RolloutError
 from .tokens import IssuedToken, TokenIssuer, generate_token
 from .wsgi import RolloutTokenWSGIEndpoint, RolloutTokenWSGIMiddleware
@@ -19,6 +19,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidUserIdError",
     "IssuedToken",
+    "Options",
     "RequestInfo",
     "RolloutError",
     "RolloutTokenEndpoint",

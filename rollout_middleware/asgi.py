@@ -12,22 +12,18 @@ one thread asgiref keeps for thread-bound code such as Django's ORM.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from asgiref.sync import sync_to_async
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .config import (
-    DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_METHODS,
-    DEFAULT_PATH,
-    DEFAULT_RESOLVER_TIMEOUT,
-    Settings,
-)
-from .decision import HEADER_NAMES, Answer, RequestInfo, TokenDecision
-from .tokens import DEFAULT_TTL, TokenIssuer
+from .config import DEFAULT_PATH, Options, RequestInfo, Settings
+from .decision import HEADER_NAMES, Answer, TokenDecision
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["RolloutTokenEndpoint", "RolloutTokenMiddleware"]
 
@@ -143,31 +139,9 @@ class RolloutTokenMiddleware:
         *,
         resolve_user: Callable[[Scope], Any],
         path: str = DEFAULT_PATH,
-        issuer: TokenIssuer | None = None,
-        client_id: str | None = None,
-        client_secret: str | bytes | None = None,
-        ttl: int = DEFAULT_TTL,
-        methods: Iterable[str] = DEFAULT_METHODS,
-        allowed_origins: Iterable[str] = (),
-        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
-        on_issue: Callable[[str, int, RequestInfo], Any] | None = None,
-        thread_sensitive: bool = False,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(
-            resolve_user=resolve_user,
-            path=path,
-            issuer=issuer,
-            client_id=client_id,
-            client_secret=client_secret,
-            ttl=ttl,
-            methods=methods,
-            allowed_origins=allowed_origins,
-            resolver_timeout=resolver_timeout,
-            on_issue=on_issue,
-            thread_sensitive=thread_sensitive,
-            max_body_size=max_body_size,
-        )
+        settings = Settings.build(resolve_user=resolve_user, path=path, **options)
         self.app = app
         self.path = path
         self._token_app = _TokenApp(settings)
@@ -198,31 +172,9 @@ class RolloutTokenEndpoint:
         self,
         *,
         resolve_user: Callable[[Scope], Any],
-        issuer: TokenIssuer | None = None,
-        client_id: str | None = None,
-        client_secret: str | bytes | None = None,
-        ttl: int = DEFAULT_TTL,
-        methods: Iterable[str] = DEFAULT_METHODS,
-        allowed_origins: Iterable[str] = (),
-        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
-        on_issue: Callable[[str, int, RequestInfo], Any] | None = None,
-        thread_sensitive: bool = False,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(
-            resolve_user=resolve_user,
-            path=None,
-            issuer=issuer,
-            client_id=client_id,
-            client_secret=client_secret,
-            ttl=ttl,
-            methods=methods,
-            allowed_origins=allowed_origins,
-            resolver_timeout=resolver_timeout,
-            on_issue=on_issue,
-            thread_sensitive=thread_sensitive,
-            max_body_size=max_body_size,
-        )
+        settings = Settings.build(resolve_user=resolve_user, path=None, **options)
         self._token_app = _TokenApp(settings)
 
     def __repr__(self) -> str:

@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from asgiref.sync import iscoroutinefunction
 
@@ -28,6 +28,8 @@ __all__ = [
     "DEFAULT_METHODS",
     "DEFAULT_PATH",
     "DEFAULT_RESOLVER_TIMEOUT",
+    "Options",
+    "RequestInfo",
     "Settings",
     "is_async_callable",
 ]
@@ -43,6 +45,32 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")  # RFC 9110 token, upper case
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 _BAD_PATH_CHARS = re.compile(r"[\s?#\x00-\x1f\x7f]")
+
+
+class RequestInfo(TypedDict):
+    """What the ``on_issue`` audit hook learns of the request: never a token or a cookie."""
+
+    method: str
+    path: str
+    client: str | None
+
+
+class Options(TypedDict, total=False):
+    """The keyword options every shell and integration takes besides ``resolve_user`` and ``path``.
+
+    Defaults and meanings are those of :meth:`Settings.build` (and the README's table).
+    """
+
+    issuer: TokenIssuer | None
+    client_id: str | None
+    client_secret: str | bytes | None
+    ttl: int
+    methods: Iterable[str]
+    allowed_origins: Iterable[str]
+    resolver_timeout: float | None
+    on_issue: Callable[[str, int, RequestInfo], Any] | None
+    thread_sensitive: bool
+    max_body_size: int
 
 
 def is_async_callable(obj: object) -> bool:
@@ -163,6 +191,17 @@ class Settings:
         environ: Mapping[str, str] = os.environ,
     ) -> Settings:
         """Validate the options and build the settings.
+
+        - ``resolve_user``: the app's callable, given the ASGI scope or the WSGI environ, returning
+          the user id (``str`` or ``int``) or ``None``; sync or async.
+        - ``path``: the token path, matched exactly; ``None`` for a standalone endpoint.
+        - ``issuer``, or ``client_id``/``client_secret``/``ttl``: how tokens are minted.
+        - ``methods``: the methods that serve a token (``GET`` implies ``HEAD``).
+        - ``allowed_origins``: origins (``scheme://host[:port]``) allowed cross-site, with CORS.
+        - ``resolver_timeout``: seconds before a resolver's answer is given up for a 503.
+        - ``on_issue``: audit hook ``(user_id, expires_at, request_info)``, sync or async.
+        - ``thread_sensitive``: ASGI only; where sync callables run (see :mod:`.asgi`).
+        - ``max_body_size``: bytes of request body read and discarded before a 413.
 
         Without ``issuer``, a :class:`~rollout_middleware.tokens.TokenIssuer` is built from
         ``client_id`` and ``client_secret``, each falling back to ``ROLLOUT_CLIENT_ID`` and

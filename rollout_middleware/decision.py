@@ -33,9 +33,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TypedDict
 
-from .config import Settings
+from .config import RequestInfo, Settings
 from .errors import InvalidUserIdError
 from .tokens import IssuedToken
 
@@ -56,14 +55,6 @@ _COMMON = (
 _JSON = (("Content-Type", "application/json"), *_COMMON)
 _PROBLEM = (("Content-Type", "application/problem+json"), *_COMMON)
 _PREFLIGHT_MAX_AGE = "600"
-
-
-class RequestInfo(TypedDict):
-    """What the ``on_issue`` audit hook learns of the request: never a token or a cookie."""
-
-    method: str
-    path: str
-    client: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,18 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
-from .config import (
-    DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_METHODS,
-    DEFAULT_PATH,
-    DEFAULT_RESOLVER_TIMEOUT,
-    Settings,
-)
-from .decision import HEADER_NAMES, Answer, RequestInfo, TokenDecision
-from .tokens import DEFAULT_TTL, TokenIssuer
+from .config import DEFAULT_PATH, Options, RequestInfo, Settings
+from .decision import HEADER_NAMES, Answer, TokenDecision
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from typing_extensions import Unpack
 
 __all__ = ["RolloutTokenWSGIEndpoint", "RolloutTokenWSGIMiddleware"]
 
@@ -150,29 +144,9 @@ class RolloutTokenWSGIMiddleware:
         *,
         resolve_user: Callable[[WSGIEnvironment], Any],
         path: str = DEFAULT_PATH,
-        issuer: TokenIssuer | None = None,
-        client_id: str | None = None,
-        client_secret: str | bytes | None = None,
-        ttl: int = DEFAULT_TTL,
-        methods: Iterable[str] = DEFAULT_METHODS,
-        allowed_origins: Iterable[str] = (),
-        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
-        on_issue: Callable[[str, int, RequestInfo], Any] | None = None,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(
-            resolve_user=resolve_user,
-            path=path,
-            issuer=issuer,
-            client_id=client_id,
-            client_secret=client_secret,
-            ttl=ttl,
-            methods=methods,
-            allowed_origins=allowed_origins,
-            resolver_timeout=resolver_timeout,
-            on_issue=on_issue,
-            max_body_size=max_body_size,
-        )
+        settings = Settings.build(resolve_user=resolve_user, path=path, **options)
         self.app = app
         self.path = path
         self._environ_path = _wsgi_path(path)
@@ -198,29 +172,9 @@ class RolloutTokenWSGIEndpoint:
         self,
         *,
         resolve_user: Callable[[WSGIEnvironment], Any],
-        issuer: TokenIssuer | None = None,
-        client_id: str | None = None,
-        client_secret: str | bytes | None = None,
-        ttl: int = DEFAULT_TTL,
-        methods: Iterable[str] = DEFAULT_METHODS,
-        allowed_origins: Iterable[str] = (),
-        resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
-        on_issue: Callable[[str, int, RequestInfo], Any] | None = None,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(
-            resolve_user=resolve_user,
-            path=None,
-            issuer=issuer,
-            client_id=client_id,
-            client_secret=client_secret,
-            ttl=ttl,
-            methods=methods,
-            allowed_origins=allowed_origins,
-            resolver_timeout=resolver_timeout,
-            on_issue=on_issue,
-            max_body_size=max_body_size,
-        )
+        settings = Settings.build(resolve_user=resolve_user, path=None, **options)
         self._token_app = _TokenWSGIApp(settings)
 
     def __repr__(self) -> str:
