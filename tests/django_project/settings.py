@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
-
-from tests.support import CLIENT_ID, SECRET
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,7 +52,10 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("ROLLOUT_DJANGO_TEST_DB", str(HERE / "test.sqlite3")),
+        "NAME": os.environ.get(
+            "ROLLOUT_DJANGO_TEST_DB",
+            str(Path(tempfile.gettempdir()) / "rollout-django-test.sqlite3"),
+        ),
         "OPTIONS": {"timeout": 20},
     }
 }
@@ -72,6 +74,8 @@ WHITENOISE_AUTOREFRESH = True
 
 USE_TZ = True
 
-ROLLOUT_CLIENT_ID = CLIENT_ID
-ROLLOUT_CLIENT_SECRET = SECRET
+# The credentials of tests.support (CLIENT_ID, SECRET), spelled out so that a server started by the
+# tests does not import the test tooling; test_django_settings checks they agree.
+ROLLOUT_CLIENT_ID = "test-client"
+ROLLOUT_CLIENT_SECRET = "s3cr3t-" + "x" * 57
 # ROLLOUT_TOKEN_PATH and ROLLOUT_TOKEN_TTL keep their defaults: "/rollout-token", 900.

@@ -76,11 +76,11 @@ def server_env(db_path: Path, settings_module: str = SETTINGS) -> dict[str, str]
     return {DB_ENV: str(db_path), "DJANGO_SETTINGS_MODULE": settings_module}
 
 
-def manage(args: list[str], env: Mapping[str, str]) -> None:
-    """Run ``python -m django ARGS`` in a subprocess with ``env``; fail with its output."""
+def run_django(code: str, env: Mapping[str, str]) -> str:
+    """Run ``code`` in a fresh Python process after ``django.setup()``; return what it prints."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     done = subprocess.run(
-        [PYTHON, "-m", "django", *args],
+        [PYTHON, "-c", "import django\ndjango.setup()\n" + code],
         cwd=ROOT,
         env=full_env,
         capture_output=True,
@@ -89,26 +89,25 @@ def manage(args: list[str], env: Mapping[str, str]) -> None:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"django {args} failed:\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(f"the Django subprocess failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout.strip()
 
 
-def fresh_uuid_database() -> Path:
-    """A migrated database for ``settings_uuid`` (a custom user model with a UUID pk)."""
+def uuid_database_with_user(username: str, password: str) -> tuple[Path, str]:
+    """A migrated database for ``settings_uuid`` (a custom user model with a UUID pk) holding
+    one user made by ``createsuperuser``; return it and the user's pk, read back with sqlite3."""
     db_path = _temp_dir() / "uuid.sqlite3"
-    manage(["migrate", "--verbosity", "0"], server_env(db_path, SETTINGS_UUID))
-    return db_path
-
-
-def create_superuser(db_path: Path, settings_module: str, username: str, password: str) -> str:
-    """Create a user with ``manage.py createsuperuser``; return its pk as stored, read back."""
-    env = {**server_env(db_path, settings_module), "DJANGO_SUPERUSER_PASSWORD": password}
-    manage(
-        ["createsuperuser", "--noinput", "--username", username, "--email", "a@example.com"], env
+    env = {**server_env(db_path, SETTINGS_UUID), "DJANGO_SUPERUSER_PASSWORD": password}
+    run_django(
+        "from django.core.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
+        f"call_command('createsuperuser', interactive=False, username={username!r},"
+        " email='a@example.com', verbosity=0)\n",
+        env,
     )
-    table = "accounts_user" if settings_module == SETTINGS_UUID else "auth_user"
     with sqlite3.connect(db_path) as db:
-        (pk,) = db.execute(f"SELECT id FROM {table} WHERE username = ?", (username,)).fetchone()  # noqa: S608
-    return str(uuid.UUID(pk)) if settings_module == SETTINGS_UUID else str(pk)
+        row = db.execute("SELECT id FROM accounts_user WHERE username = ?", (username,)).fetchone()
+    return db_path, str(uuid.UUID(row[0]))
 
 
 def new_password() -> str:
