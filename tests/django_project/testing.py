@@ -76,12 +76,15 @@ def server_env(db_path: Path, settings_module: str = SETTINGS) -> dict[str, str]
     return {DB_ENV: str(db_path), "DJANGO_SETTINGS_MODULE": settings_module}
 
 
-def run_django(code: str, env: Mapping[str, str]) -> str:
-    """Run ``code`` in a fresh Python process after ``django.setup()``; return what it prints."""
+def run_django(code: str, env: Mapping[str, str], cwd: Path = ROOT) -> str:
+    """Run ``code`` in a fresh Python process after ``django.setup()``; return what it prints.
+
+    The process runs in ``cwd`` (on its ``sys.path``) with the repository on ``PYTHONPATH``.
+    """
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     done = subprocess.run(
         [PYTHON, "-c", "import django\ndjango.setup()\n" + code],
-        cwd=ROOT,
+        cwd=cwd,
         env=full_env,
         capture_output=True,
         text=True,
