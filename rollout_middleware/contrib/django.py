@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -101,6 +101,12 @@ def _setting(name: str) -> Iterator[None]:
         raise ImproperlyConfigured(f"{name}: {exc}") from None
 
 
+def _materialise(value: Any) -> Any:
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return tuple(value)
+    return value
+
+
 def rollout_options() -> RolloutOptions:
     """Read and validate the ``ROLLOUT_*`` settings (see the module docstring for defaults).
 
@@ -117,6 +123,9 @@ def rollout_options() -> RolloutOptions:
     ttl = getattr(settings, "ROLLOUT_TOKEN_TTL", DEFAULT_TTL)
     methods = getattr(settings, "ROLLOUT_TOKEN_METHODS", DEFAULT_METHODS)
     origins = getattr(settings, "ROLLOUT_ALLOWED_ORIGINS", ())
+    # Checked once, returned after: so a one-shot iterable is read only once.
+    methods = _materialise(methods)
+    origins = _materialise(origins)
 
     with _setting("ROLLOUT_CLIENT_ID / ROLLOUT_CLIENT_SECRET"):
         TokenIssuer(client_id, client_secret)
@@ -133,8 +142,8 @@ def rollout_options() -> RolloutOptions:
     return {
         "issuer": issuer,
         "path": token_path,
-        "methods": tuple(methods),
-        "allowed_origins": tuple(origins),
+        "methods": methods,
+        "allowed_origins": origins,
     }
 
 

@@ -246,3 +246,13 @@ def test_database_connections_are_closed_after_each_lookup(shell: str) -> None:
         connection_created.disconnect(record)
     assert opened, "the lookup did not use the database"
     assert all(connection.connection is None for connection in opened)
+
+
+def test_one_shot_iterables_in_settings_are_read_once(shell: str) -> None:
+    from django.test import override_settings
+
+    _, cookies = _logged_in()
+    with override_settings(ROLLOUT_TOKEN_METHODS=(m for m in ["POST"])):
+        app = build_app(shell)
+    assert send(shell, "POST", "/rollout-token", cookies=cookies, app=app).status_code == 200
+    assert send(shell, "GET", "/rollout-token", cookies=cookies, app=app).status_code == 405
