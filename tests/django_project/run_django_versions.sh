@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run the Django tests against the oldest and the newest supported Django, each in its own venv.
+#
+#   bash tests/django_project/run_django_versions.sh            # Django 4.2.* and the newest
+#   bash tests/django_project/run_django_versions.sh "5.1.*"    # any other series
+#
+# Venvs go to $ROLLOUT_VENVS/django-<series> (default ~/.cache/rollout-middleware; reused on later
+# runs), outside the work tree. Supported: Django 4.2 LTS and newer;
+# Django 6.x needs Python 3.12 or newer, so with an older Python the newest is the last 5.2.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python="${PYTHON:-python3}"
+series=("$@")
+[ ${#series[@]} -gt 0 ] || series=("4.2.*" "newest")
+status=0
+for version in "${series[@]}"; do
+    venvs="${ROLLOUT_VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/rollout-middleware}"
+    venv="$venvs/django-${version//\*/x}"
+    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+    if [ "$version" = newest ]; then
+        "$venv/bin/python" -m pip install -q --upgrade "Django" 2>&1 | grep -v "^WARNING: Location" || true
+    else
+        "$venv/bin/python" -m pip install -q "Django==$version" 2>&1 | grep -v "^WARNING: Location" || true
+    fi
+    echo "== Django $("$venv/bin/python" -m django --version) =="
+    "$venv/bin/python" -m pytest tests/contrib/test_django.py tests/contrib/test_django_settings.py \
+        tests/contrib/test_django_servers.py tests/contrib/test_django_example.py \
+        -q -p no:cacheprovider || status=1
+done
+exit $status
