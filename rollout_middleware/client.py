@@ -129,6 +129,7 @@ class RolloutAuth(httpx.Auth):
         self._clock: Callable[[], float] = issuer._clock
         self._lock = threading.Lock()
         self._current: IssuedToken | None = None
+        self._generation = 0
 
     def __repr__(self) -> str:
         return (
@@ -136,30 +137,37 @@ class RolloutAuth(httpx.Auth):
             f"refresh_margin={self.refresh_margin:g})"
         )
 
-    def token(self, *, refused: str | None = None) -> str:
-        """The token to send now: the current one, or a new one if it is close to expiry.
+    def token(self) -> str:
+        """The token to send now: the current one, or a new one if it is close to expiry."""
+        return self._token()[1]
 
-        ``refused`` is a token Rollout answered 401 to: if it is still the current one, it is
-        replaced. If another thread or task replaced it meanwhile, that newer token is returned, so
-        that a burst of 401s mints one token, not one each.
+    def _token(self, refused: int | None = None) -> tuple[int, str]:
+        """The current token and its generation; replace it first if needed.
+
+        ``refused`` is the generation of a token Rollout answered 401 to: if it is still the current
+        one, it is replaced. If another thread or task replaced it meanwhile, that newer token is
+        returned, so that a burst of 401s mints one token, not one each. (Generations, not token
+        strings, are compared: two tokens minted in the same second are the same string.)
         """
         with self._lock:
             current = self._current
             if (
                 current is None
-                or current.token == refused
+                or refused == self._generation
                 or self._clock() >= current.expires_at - self.refresh_margin
             ):
                 current = self._current = self.issuer.issue(self.subject)
-            return current.token
+                self._generation += 1
+            return self._generation, current.token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Send ``request`` with the current token; after a 401, once more with a fresh one."""
-        sent = self.token()
-        request.headers["Authorization"] = f"Bearer {sent}"
+        generation, token = self._token()
+        request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == httpx.codes.UNAUTHORIZED:
-            request.headers["Authorization"] = f"Bearer {self.token(refused=sent)}"
+            _, token = self._token(refused=generation)
+            request.headers["Authorization"] = f"Bearer {token}"
             yield request
 
 
