@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 import time
@@ -111,7 +112,7 @@ def test_mint_prints_a_token_rollout_accepts(via: str) -> None:
     assert verify_token(token)["sub"] == "user-42"
 
 
-@both
+@in_process
 def test_mint_json_is_the_endpoint_body(via: str) -> None:
     result = run(["mint", "user-42", "--ttl", "120", "--json"], via=via)
     assert result.code == 0, result.err
@@ -137,7 +138,7 @@ def test_mint_refuses_a_bad_ttl(via: str, ttl: str) -> None:
     assert "--ttl" in result.err
 
 
-@both
+@in_process
 def test_mint_refuses_a_bad_user_id(via: str) -> None:
     result = run(["mint", "   "], via=via)
     assert result.code == 2
@@ -200,17 +201,17 @@ def test_secret_file_errors(via: str, tmp_path: Path) -> None:
     assert "the --secret-file is empty" in result.err
 
 
-@both
 @pytest.mark.parametrize(
-    "args",
+    ("args", "via"),
     [
-        ["mint", "u", "--secret", OTHER_SECRET],
-        ["mint", "u", f"--secret={OTHER_SECRET}"],
-        ["--client-secret", OTHER_SECRET, "mint", "u"],
-        ["check", "--secret", OTHER_SECRET],
+        (["mint", "u", "--secret", OTHER_SECRET], "script"),
+        (["mint", "u", "--secret", OTHER_SECRET], "in-process"),
+        (["mint", "u", f"--secret={OTHER_SECRET}"], "in-process"),
+        (["--client-secret", OTHER_SECRET, "mint", "u"], "in-process"),
+        (["check", "--secret", OTHER_SECRET], "in-process"),
         # Without allow_abbrev=False, argparse would read this as --secret-file and print the
         # "path" in its error message.
-        ["inspect", "x.y.z", "--secret", OTHER_SECRET],
+        (["inspect", "x.y.z", "--secret", OTHER_SECRET], "script"),
     ],
 )
 def test_secret_is_never_taken_from_the_command_line(via: str, args: list[str]) -> None:
@@ -250,6 +251,16 @@ def test_usage_errors_go_to_stderr(via: str) -> None:
         assert result.code == 2
         assert result.out == ""
         assert "usage: rollout-token" in result.err
+
+
+def test_python_dash_m_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["rollout_middleware", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("rollout_middleware", run_name="__main__")
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("python -m rollout_middleware 0.")
 
 
 def test_version() -> None:
@@ -491,7 +502,7 @@ def test_check_good_configuration(via: str) -> None:
     assert result.out.rstrip().endswith("configuration OK")
 
 
-@both
+@in_process
 def test_check_without_settings_fails(via: str) -> None:
     result = run(["check"], env={}, via=via)
     assert result.code == 1
@@ -501,7 +512,7 @@ def test_check_without_settings_fails(via: str) -> None:
     assert result.out.rstrip().endswith("configuration FAILED")
 
 
-@both
+@in_process
 def test_check_short_secret_warns(via: str) -> None:
     result = run(
         ["check", "--user", "bob"], env={**ENV, "ROLLOUT_CLIENT_SECRET": SHORT_SECRET}, via=via
