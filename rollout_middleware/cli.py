@@ -140,6 +140,10 @@ def _timestamp(value: object) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _when(value: float) -> str:
+    return _timestamp(value) or f"{value:g} s after 1970"
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
@@ -241,37 +245,44 @@ def _diagnose(
     elif not (isinstance(alg, str) and alg.lower() == "none"):  # "none" has no signature
         result.unchecked.append(f"signature: not checked, alg {alg!r} is not an HMAC algorithm")
 
-    missing = [name for name in REQUIRED_CLAIMS if claims.get(name) is None]
+    missing = [name for name in REQUIRED_CLAIMS if claims.get(name) in (None, "")]
     for name in missing:
         result.add(
             "missing_claim",
             f"missing claim: {name!r} (Rollout's tokens carry {', '.join(REQUIRED_CLAIMS)})",
         )
 
+    times: dict[str, float] = {}
+    for name in ("exp", "iat"):
+        if name not in missing:
+            value = _number(claims[name])
+            if value is None:
+                result.add(
+                    "malformed",
+                    f"malformed claim: {name} must be a number of seconds, got {claims[name]!r}",
+                )
+            else:
+                times[name] = value
+
     current = now()
-    if "exp" not in missing:
+    if "exp" in times:
         try:
             jwt.decode(token, options=_options(claim="exp"))
         except jwt.ExpiredSignatureError:
-            exp = _number(claims["exp"])
-            assert exp is not None  # PyJWT compared it
-            result.add(
-                "expired",
-                f"expired {_duration(current - exp)} ago, at {_timestamp(exp)}",
-            )
+            exp = times["exp"]
+            result.add("expired", f"expired {_duration(current - exp)} ago, at {_when(exp)}")
         except jwt.InvalidTokenError as exc:
             result.add("malformed", f"malformed claim: {exc}")
 
-    if "iat" not in missing:
+    if "iat" in times:
         try:
             jwt.decode(token, options=_options(claim="iat"))
         except jwt.ImmatureSignatureError:
-            iat = _number(claims["iat"])
-            assert iat is not None
+            iat = times["iat"]
             result.add(
                 "iat_future",
                 f"issued in the future: iat is {_duration(iat - current)} ahead of this machine's "
-                f"clock ({_timestamp(iat)}); the minting server's clock is off by at least that much",
+                f"clock ({_when(iat)}); the minting server's clock is off by at least that much",
             )
         except jwt.InvalidTokenError as exc:
             result.add("malformed", f"malformed claim: {exc}")

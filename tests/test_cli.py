@@ -400,11 +400,30 @@ def test_inspect_subject_not_a_string() -> None:
     assert "bad subject" in result.out
 
 
-def test_inspect_exp_not_a_number() -> None:
-    result, report = inspect(encode(claims(exp="soon")))
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"exp": "soon"}, "malformed claim: exp must be a number of seconds, got 'soon'"),
+        ({"exp": "1000"}, "malformed claim: exp must be a number of seconds, got '1000'"),
+        ({"iat": [1]}, "malformed claim: iat must be a number of seconds, got [1]"),
+    ],
+)
+def test_inspect_time_claim_not_a_number(overrides: dict[str, Any], message: str) -> None:
+    result, report = inspect(encode(claims(**overrides)))
     assert result.code == 1
+    assert [p["message"] for p in report["problems"]] == [message]
     assert codes(report) == ["malformed"]
-    assert "Expiration Time claim (exp) must be an integer" in result.out
+
+
+def test_inspect_empty_subject_is_missing() -> None:
+    _, report = inspect(encode(claims(sub="")))
+    assert codes(report) == ["missing_claim"]
+
+
+def test_inspect_far_away_times() -> None:
+    _, report = inspect(encode(claims(iat=-1e20, exp=-1e20 + 900)))
+    assert codes(report) == ["expired"]
+    assert report["problems"][0]["message"].endswith("ago, at -1e+20 s after 1970")
 
 
 @pytest.mark.parametrize(
