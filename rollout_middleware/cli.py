@@ -1,0 +1,675 @@
+"""``rollout-token``: mint, inspect and check Rollout auth tokens from a shell.
+
+Three commands, each also reachable as ``python -m rollout_middleware``:
+
+``mint USER_ID [--ttl N] [--json]``
+    Print a token for ``USER_ID`` (for ``curl``), or the JSON the token endpoint answers.
+``inspect TOKEN``
+    Print the token's header, claims and time left, and every reason Rollout would refuse it.
+``check``
+    Validate the configuration: both settings present, the secret's length, a token round trip.
+
+The client id comes from ``--client-id`` or ``ROLLOUT_CLIENT_ID``. The client secret comes from
+``--secret-file PATH`` (``-`` reads standard input) or ``ROLLOUT_CLIENT_SECRET``, and never from a
+command-line argument, which would stay in the shell history. The secret is never printed.
+
+Exit status: 0 success (a valid token, a sound configuration); 1 an invalid token or a failed check;
+2 a usage or configuration error; 3 ``inspect`` found no problem but could not check everything
+(no secret, or no client id), so it cannot call the token valid.
+
+Tokens are minted by :class:`~rollout_middleware.tokens.TokenIssuer` and decoded and verified by
+PyJWT; this module only asks PyJWT the right questions, one check at a time, so that every reason
+for a refusal is reported rather than just the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+import jwt
+
+from . import __version__
+from .errors import RolloutError
+from .tokens import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    DEFAULT_TTL,
+    MAX_TTL,
+    MIN_TTL,
+    RECOMMENDED_SECRET_BYTES,
+    TokenIssuer,
+)
+
+if TYPE_CHECKING:
+    from jwt.types import Options
+
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_UNVERIFIED",
+    "EXIT_USAGE",
+    "REQUIRED_CLAIMS",
+    "Diagnosis",
+    "Problem",
+    "diagnose",
+    "main",
+]
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_UNVERIFIED = 3
+
+#: The claims Rollout's guide puts in every token, all of which Rollout relies on.
+REQUIRED_CLAIMS = ("iss", "sub", "iat", "exp")
+ALGORITHM = "HS512"
+_HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+# PyJWT 2.10+ warns when an HMAC key is shorter than the digest.
+_KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
+CHECK_USER_ID = "rollout-token-check"
+
+_SECRET_ON_COMMAND_LINE = (
+    "the client secret is never taken from the command line (it would stay in your shell "
+    f"history and in the process list); set {CLIENT_SECRET_ENV} or use --secret-file PATH"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason Rollout would refuse a token: a stable ``code`` and a sentence for people."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class Diagnosis:
+    """What :func:`diagnose` found out about a token.
+
+    ``problems`` lists every reason Rollout would refuse it; ``unchecked`` what could not be checked
+    for lack of a secret or client id. ``header`` and ``claims`` are ``None`` when they could not be
+    decoded.
+    """
+
+    header: dict[str, Any] | None = None
+    claims: dict[str, Any] | None = None
+    problems: list[Problem] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+    signature_checked: bool = False
+
+    @property
+    def valid(self) -> bool:
+        """No problem found and nothing left unchecked: Rollout would accept the token."""
+        return not self.problems and not self.unchecked
+
+    def add(self, code: str, message: str) -> None:
+        self.problems.append(Problem(code, message))
+
+
+def _duration(seconds: float) -> str:
+    """``3725`` -> ``'1h 2m 5s'``."""
+    remaining = round(abs(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if remaining >= size:
+            parts.append(f"{remaining // size}{unit}")
+            remaining %= size
+    if remaining or not parts:
+        parts.append(f"{remaining}s")
+    return " ".join(parts)
+
+
+def _timestamp(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    try:
+        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _when(value: float) -> str:
+    return _timestamp(value) or f"{value:g} s after 1970"
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _options(*, signature: bool = False, claim: str | None = None) -> Options:
+    """PyJWT options that check the signature, or one claim, and nothing else."""
+    return {
+        "verify_signature": signature,
+        "require": [],
+        "verify_aud": False,
+        "verify_exp": claim == "exp",
+        "verify_iat": claim == "iat",
+        "verify_iss": claim == "iss",
+        "verify_jti": False,
+        "verify_nbf": False,
+        "verify_sub": claim == "sub",
+    }
+
+
+def diagnose(
+    token: str,
+    *,
+    client_id: str | None,
+    secret: str | bytes | None,
+    now: Callable[[], float] = time.time,
+) -> Diagnosis:
+    """Check ``token`` the way Rollout does and report every reason it would be refused.
+
+    Rollout accepts an HS512 JWT signed with the client secret, whose ``iss`` is the client id, with
+    a string ``sub``, an ``exp`` in the future and an ``iat`` not in the future. Each check is one
+    PyJWT call, so each failure is reported on its own. Without ``secret`` the signature, and without
+    ``client_id`` the issuer, is listed in :attr:`Diagnosis.unchecked`. ``now`` only measures the
+    time left and the clock skew; PyJWT judges expiry by its own clock. PyJWT's warning about a
+    short key is silenced here (Rollout chooses the secret; ``rollout-token check`` reports its
+    length), with :func:`warnings.catch_warnings`, which is not thread-safe.
+    """
+    with warnings.catch_warnings():
+        if _KEY_LENGTH_WARNING is not None:
+            warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+        return _diagnose(token, client_id=client_id, secret=secret, now=now)
+
+
+def _diagnose(
+    token: str,
+    *,
+    client_id: str | None,
+    secret: str | bytes | None,
+    now: Callable[[], float] = time.time,
+) -> Diagnosis:
+    """The checks of :func:`diagnose`."""
+    result = Diagnosis()
+    try:
+        decoded = jwt.decode_complete(token, options=_options())
+    except jwt.DecodeError as exc:
+        result.add("malformed", f"malformed: this is not a JWT that can be decoded ({exc})")
+        return result
+    header: dict[str, Any] = decoded["header"]
+    claims: dict[str, Any] = decoded["payload"]
+    result.header, result.claims = header, claims
+
+    alg = header.get("alg")
+    if alg != ALGORITHM:
+        if isinstance(alg, str) and alg.lower() == "none":
+            result.add(
+                "algorithm",
+                f"not {ALGORITHM}: alg is 'none', an unsigned token; Rollout only accepts {ALGORITHM}",
+            )
+        else:
+            shown = "missing" if alg is None else repr(alg)
+            result.add(
+                "algorithm", f"not {ALGORITHM}: alg is {shown}; Rollout only accepts {ALGORITHM}"
+            )
+
+    if secret is None:
+        result.unchecked.append(
+            f"signature: not checked, no client secret (set {CLIENT_SECRET_ENV} or use --secret-file)"
+        )
+    elif alg in _HMAC_ALGORITHMS:
+        # An HS256 token signed with the right secret still tells that the secret is right.
+        try:
+            jwt.decode(
+                token,
+                secret,
+                algorithms=[alg],
+                options=_options(signature=True),
+            )
+        except jwt.InvalidSignatureError:
+            result.add(
+                "signature",
+                "wrong signature: the token was not signed with this client secret "
+                "(is the secret right, and for this client id?)",
+            )
+        except jwt.InvalidTokenError as exc:
+            result.add("malformed", f"malformed: PyJWT cannot verify it ({exc})")
+        else:
+            result.signature_checked = True
+    elif not (isinstance(alg, str) and alg.lower() == "none"):  # "none" has no signature
+        result.unchecked.append(f"signature: not checked, alg {alg!r} is not an HMAC algorithm")
+
+    missing = [name for name in REQUIRED_CLAIMS if claims.get(name) in (None, "")]
+    for name in missing:
+        result.add(
+            "missing_claim",
+            f"missing claim: {name!r} (Rollout's tokens carry {', '.join(REQUIRED_CLAIMS)})",
+        )
+
+    times: dict[str, float] = {}
+    for name in ("exp", "iat"):
+        if name not in missing:
+            value = _number(claims[name])
+            if value is None:
+                result.add(
+                    "malformed",
+                    f"malformed claim: {name} must be a number of seconds, got {claims[name]!r}",
+                )
+            else:
+                times[name] = value
+
+    current = now()
+    if "exp" in times:
+        try:
+            jwt.decode(token, options=_options(claim="exp"))
+        except jwt.ExpiredSignatureError:
+            exp = times["exp"]
+            result.add("expired", f"expired {_duration(current - exp)} ago, at {_when(exp)}")
+        except jwt.InvalidTokenError as exc:
+            result.add("malformed", f"malformed claim: {exc}")
+
+    if "iat" in times:
+        try:
+            jwt.decode(token, options=_options(claim="iat"))
+        except jwt.ImmatureSignatureError:
+            iat = times["iat"]
+            result.add(
+                "iat_future",
+                f"issued in the future: iat is {_duration(iat - current)} ahead of this machine's "
+                f"clock ({_when(iat)}); the minting server's clock is off by at least that much",
+            )
+        except jwt.InvalidTokenError as exc:
+            result.add("malformed", f"malformed claim: {exc}")
+
+    if "sub" not in missing:
+        try:
+            jwt.decode(token, options=_options(claim="sub"))
+        except jwt.InvalidTokenError as exc:
+            result.add("subject", f"bad subject: {exc}")
+
+    if "iss" not in missing:
+        if client_id is None:
+            result.unchecked.append(
+                f"issuer: not checked, no client id (set {CLIENT_ID_ENV} or use --client-id)"
+            )
+        else:
+            try:
+                jwt.decode(token, options=_options(claim="iss"), issuer=client_id)
+            except jwt.InvalidIssuerError:
+                result.add(
+                    "issuer",
+                    f"wrong issuer: iss is {claims['iss']!r}, but this client id is {client_id!r}",
+                )
+    return result
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    client_id: str | None
+    client_id_source: str
+    secret: str | bytes | None = field(repr=False)
+    secret_source: str
+
+
+class _UsageError(Exception):
+    """A message for stderr and exit status 2."""
+
+
+def _read_secret_file(path: str, stdin: TextIO) -> bytes:
+    try:
+        if path == "-":
+            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        # Only the reason: the path is not echoed, in case a secret was passed as one by mistake.
+        raise _UsageError(f"cannot read the --secret-file: {exc.strerror or exc}") from None
+    # `echo "$SECRET" > file` adds one line break; that is not part of the secret.
+    if data.endswith(b"\r\n"):
+        data = data[:-2]
+    elif data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        raise _UsageError("the --secret-file is empty")
+    return data
+
+
+def _credentials(
+    args: argparse.Namespace, environ: Mapping[str, str], stdin: TextIO
+) -> _Credentials:
+    if getattr(args, "client_id", None) is not None:
+        client_id, id_source = args.client_id, "--client-id"
+    elif environ.get(CLIENT_ID_ENV):
+        client_id, id_source = environ[CLIENT_ID_ENV], f"${CLIENT_ID_ENV}"
+    else:
+        client_id, id_source = None, ""
+    secret: str | bytes | None
+    if getattr(args, "secret_file", None) is not None:
+        secret, secret_source = _read_secret_file(args.secret_file, stdin), "--secret-file"
+    elif environ.get(CLIENT_SECRET_ENV):
+        secret, secret_source = environ[CLIENT_SECRET_ENV], f"${CLIENT_SECRET_ENV}"
+    else:
+        secret, secret_source = None, ""
+    return _Credentials(client_id, id_source, secret, secret_source)
+
+
+def _issuer(creds: _Credentials, ttl: int = DEFAULT_TTL) -> TokenIssuer:
+    if creds.client_id is None:
+        raise _UsageError(f"no client id: set {CLIENT_ID_ENV} or pass --client-id")
+    if creds.secret is None:
+        raise _UsageError(f"no client secret: set {CLIENT_SECRET_ENV} or pass --secret-file PATH")
+    return TokenIssuer(creds.client_id, creds.secret, ttl=ttl)
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+
+def _cmd_mint(args: argparse.Namespace, creds: _Credentials, out: TextIO) -> int:
+    issued = _issuer(creds, args.ttl).issue(args.user_id)
+    if args.json:
+        body = {
+            "token": issued.token,
+            "expires_at": issued.expires_at,
+            "expires_in": issued.expires_in,
+        }
+        print(json.dumps(body), file=out)
+    else:
+        print(issued.token, file=out)
+    return EXIT_OK
+
+
+def _token_argument(raw: str, stdin: TextIO) -> str:
+    token = stdin.read() if raw == "-" else raw
+    token = token.strip()
+    if token[:7].lower() == "bearer ":  # pasted from an Authorization header
+        token = token[7:].strip()
+    return token
+
+
+def _cmd_inspect(args: argparse.Namespace, creds: _Credentials, out: TextIO, stdin: TextIO) -> int:
+    token = _token_argument(args.token, stdin)
+    started = time.time()
+    found = diagnose(token, client_id=creds.client_id, secret=creds.secret, now=lambda: started)
+    claims = found.claims or {}
+    exp, iat = _number(claims.get("exp")), _number(claims.get("iat"))
+    if found.valid:
+        status, code = "valid", EXIT_OK
+    elif found.problems:
+        status, code = "invalid", EXIT_INVALID
+    else:
+        status, code = "unverified", EXIT_UNVERIFIED
+
+    if args.json:
+        report = {
+            "status": status,
+            "valid": found.valid,
+            "header": found.header,
+            "claims": found.claims,
+            "expires_in": None if exp is None else int(exp - started),
+            "problems": [{"code": p.code, "message": p.message} for p in found.problems],
+            "unchecked": found.unchecked,
+        }
+        print(json.dumps(report, indent=2), file=out)
+        return code
+
+    if found.header is not None:
+        print(f"header:    {json.dumps(found.header)}", file=out)
+    if found.claims is not None:
+        print(f"claims:    {json.dumps(found.claims)}", file=out)
+    if iat is not None and _timestamp(iat):
+        when = "ago" if iat <= started else "from now"
+        print(f"issued:    {_timestamp(iat)} ({_duration(started - iat)} {when})", file=out)
+    if exp is not None and _timestamp(exp):
+        left = exp - started
+        span = f"{_duration(left)} left" if left > 0 else f"expired {_duration(left)} ago"
+        print(f"expires:   {_timestamp(exp)} ({span})", file=out)
+        if iat is not None:
+            print(f"lifetime:  {_duration(exp - iat)}", file=out)
+    if found.signature_checked:
+        print(f"signature: good (checked with the secret from {creds.secret_source})", file=out)
+    if found.valid:
+        print(
+            f"verdict:   VALID: Rollout would accept this token for sub {claims['sub']!r}", file=out
+        )
+    elif found.problems:
+        print("verdict:   INVALID: Rollout would refuse this token:", file=out)
+        for problem in found.problems:
+            print(f"  - {problem.message}", file=out)
+    else:
+        print(
+            "verdict:   UNVERIFIED: no problem found, but not everything could be checked:",
+            file=out,
+        )
+    for note in found.unchecked:
+        print(f"  ? {note}", file=out)
+    return code
+
+
+def _cmd_check(args: argparse.Namespace, creds: _Credentials, out: TextIO) -> int:
+    failed = False
+
+    def line(mark: str, text: str) -> None:
+        print(f"[{mark}] {text}", file=out)
+
+    if creds.client_id is None:
+        failed = True
+        line(
+            "FAIL", f"client id: not set ({CLIENT_ID_ENV} is missing or empty; or pass --client-id)"
+        )
+    else:
+        line("ok", f"client id: {creds.client_id!r} (from {creds.client_id_source})")
+        if creds.client_id != creds.client_id.strip():
+            line("warn", "client id: starts or ends with whitespace (a copy-and-paste slip?)")
+
+    if creds.secret is None:
+        failed = True
+        line(
+            "FAIL",
+            f"client secret: not set ({CLIENT_SECRET_ENV} is missing or empty; or pass --secret-file)",
+        )
+    else:
+        raw = creds.secret.encode() if isinstance(creds.secret, str) else creds.secret
+        size = f"{len(raw)} bytes"
+        if len(raw) >= RECOMMENDED_SECRET_BYTES:
+            line(
+                "ok",
+                f"client secret: set (from {creds.secret_source}), {size}, at least the "
+                f"{RECOMMENDED_SECRET_BYTES} bytes PyJWT recommends for {ALGORITHM}",
+            )
+        else:
+            line(
+                "warn",
+                f"client secret: set (from {creds.secret_source}), but only {size}; PyJWT "
+                f"recommends at least {RECOMMENDED_SECRET_BYTES} for {ALGORITHM}. Rollout chooses the "
+                "secret, so tokens are still signed with it; check you copied all of it",
+            )
+        if raw != raw.strip():
+            line("warn", "client secret: starts or ends with whitespace (a copy-and-paste slip?)")
+
+    if creds.client_id is not None and creds.secret is not None:
+        try:
+            token = _issuer(creds).mint(args.user)
+        except RolloutError as exc:
+            failed = True
+            line("FAIL", f"round trip: cannot mint a token: {exc}")
+        else:
+            found = diagnose(token, client_id=creds.client_id, secret=creds.secret)
+            if found.valid:
+                line(
+                    "ok",
+                    f"round trip: minted a token for {args.user!r}, and PyJWT verified it "
+                    f"({ALGORITHM} signature, iss, sub, iat, exp)",
+                )
+            else:
+                failed = True
+                reasons = "; ".join(p.message for p in found.problems) or "; ".join(found.unchecked)
+                line("FAIL", f"round trip: the minted token does not verify: {reasons}")
+    else:
+        line("skip", "round trip: needs both the client id and the client secret")
+
+    print("configuration FAILED" if failed else "configuration OK", file=out)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+# -- argument parsing ------------------------------------------------------------------------------
+
+
+class _RefuseSecret(argparse.Action):
+    """``--secret VALUE``: refused, without echoing the value."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        parser.error(_SECRET_ON_COMMAND_LINE)
+
+
+def _ttl(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if not MIN_TTL <= value <= MAX_TTL:
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_TTL} to {MAX_TTL} seconds, got {value}"
+        )
+    return value
+
+
+def _common_options(default: object) -> argparse.ArgumentParser:
+    """The credential options, accepted before or after the command."""
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    group = common.add_argument_group("credentials")
+    group.add_argument(
+        "--client-id",
+        metavar="ID",
+        default=default,
+        help=f"the Rollout client id (default: ${CLIENT_ID_ENV})",
+    )
+    group.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        default=default,
+        help=f"read the client secret from PATH, '-' for standard input; one trailing line break is "
+        f"ignored (default: ${CLIENT_SECRET_ENV}). The secret itself is never accepted on the command line.",
+    )
+    for refused in ("--secret", "--client-secret"):
+        group.add_argument(refused, action=_RefuseSecret, nargs="?", help=argparse.SUPPRESS)
+    return common
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The ``rollout-token`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=prog or "rollout-token",
+        description="Mint, inspect and check Rollout auth tokens (HS512 JWTs: iss=client id, "
+        "sub=user id, iat, exp).",
+        epilog=f"Credentials come from ${CLIENT_ID_ENV} and ${CLIENT_SECRET_ENV}, or --client-id and "
+        "--secret-file. Exit status: 0 success, 1 invalid token or failed check, 2 usage or "
+        "configuration error, 3 token not fully checked (no secret or client id).",
+        parents=[_common_options(None)],
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub_common = [_common_options(argparse.SUPPRESS)]
+
+    mint = commands.add_parser(
+        "mint",
+        parents=sub_common,
+        allow_abbrev=False,
+        help="print a new token for a user",
+        description="Mint a token for USER_ID and print it, ready for "
+        'curl -H "Authorization: Bearer $(rollout-token mint USER_ID)".',
+    )
+    mint.add_argument("user_id", metavar="USER_ID", help="the user id, the token's sub claim")
+    mint.add_argument(
+        "--ttl",
+        type=_ttl,
+        default=DEFAULT_TTL,
+        metavar="N",
+        help=f"lifetime in seconds, {MIN_TTL} to {MAX_TTL} (default: {DEFAULT_TTL})",
+    )
+    mint.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"token", "expires_at", "expires_in"}, as the token endpoint answers',
+    )
+
+    inspect = commands.add_parser(
+        "inspect",
+        parents=sub_common,
+        allow_abbrev=False,
+        help="decode a token and tell why Rollout would refuse it",
+        description="Print the token's header, claims and time left, and every reason Rollout would "
+        "refuse it: malformed, not HS512 (alg none included), wrong signature, expired, iat in the "
+        "future, iss not this client id, missing claims. Without a client secret the token is "
+        "still decoded, and the signature is reported as not checked (exit status 3). "
+        "Exit status: 0 valid, 1 invalid, 3 not fully checked.",
+    )
+    inspect.add_argument(
+        "token",
+        metavar="TOKEN",
+        help="the token; '-' reads it from standard input; a leading 'Bearer ' is ignored",
+    )
+    inspect.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    check = commands.add_parser(
+        "check",
+        parents=sub_common,
+        allow_abbrev=False,
+        help="validate the configuration without printing the secret",
+        description="Check that the client id and secret are set, compare the secret's length with "
+        f"PyJWT's {RECOMMENDED_SECRET_BYTES}-byte recommendation for HS512, and mint a token and "
+        "verify it. The secret is never printed. Exit status: 0 sound, 1 a check failed.",
+    )
+    check.add_argument(
+        "--user",
+        default=CHECK_USER_ID,
+        metavar="USER_ID",
+        help=f"the user id of the round-trip token (default: {CHECK_USER_ID})",
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run ``rollout-token`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    environ = os.environ if environ is None else environ
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser(prog)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        creds = _credentials(args, environ, stdin)
+        if args.command == "mint":
+            return _cmd_mint(args, creds, stdout)
+        if args.command == "inspect":
+            return _cmd_inspect(args, creds, stdout, stdin)
+        return _cmd_check(args, creds, stdout)
+    except (_UsageError, RolloutError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=stderr)
+        return EXIT_USAGE
