@@ -1,0 +1,119 @@
+"""Shared by the benchmark scripts: credentials, interleaved timing, the ratio table.
+
+Absolute times on a shared machine mean little, so every script runs its variants interleaved
+(A B A B ...), takes the median of each, and reports ratios from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+CLIENT_ID = "bench-client"
+#: A plain-text secret, as it comes from an environment variable; 64 characters, so PyJWT's
+#: key-length recommendation for HS512 is met and it warns about nothing.
+SECRET = "bench-secret-" + "k" * 51
+USER = "user-123"
+#: The user comes from a header an authenticating proxy sets, read the same way by every variant.
+USER_HEADER = "X-User"
+TOKEN_PATH = "/rollout-token"
+PASS_PATH = "/"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the table: ``candidate`` against ``baseline``, with an optional target ratio."""
+
+    label: str
+    baseline: str
+    candidate: str
+    target: str = ""  # e.g. "<= 1.04" or ">= 0.6"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="a few-second smoke run (numbers are noise)")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per variant")
+    return p
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
+        f"({sys.implementation.name}), {platform.system()} {platform.release()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
+
+
+def interleave(
+    variants: dict[str, Callable[[int], float]], *, rounds: int, number: int
+) -> dict[str, list[float]]:
+    """Run each variant's batch of ``number`` operations, A B C A B C ..., ``rounds`` times.
+
+    Each variant is a callable that runs ``number`` operations and returns the elapsed seconds.
+    Returns seconds per operation, one per round, by variant. One warm-up batch each is dropped.
+    """
+    for run in variants.values():
+        run(max(1, number // 4))
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, run in variants.items():
+            gc.collect()
+            samples[name].append(run(number) / number)
+    return samples
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def _meets(ratio: float, target: str) -> str:
+    if not target:
+        return ""
+    op, value = target.split()
+    ok = ratio <= float(value) if op == "<=" else ratio >= float(value)
+    return "yes" if ok else "**no**"
+
+
+def time_table(
+    samples: dict[str, list[float]], comparisons: Sequence[Comparison], unit: float = 1e-6
+) -> str:
+    """A Markdown table of median times per operation (µs) and their ratios."""
+    rows = [
+        "| comparison | baseline | µs | candidate | µs | ratio | target | met |",
+        "|---|---|---:|---|---:|---:|---|---|",
+    ]
+    for c in comparisons:
+        base = median(samples[c.baseline]) / unit
+        cand = median(samples[c.candidate]) / unit
+        ratio = cand / base
+        rows.append(
+            f"| {c.label} | {c.baseline} | {base:.2f} | {c.candidate} | {cand:.2f} | "
+            f"{ratio:.3f}x | {c.target} | {_meets(ratio, c.target)} |"
+        )
+    return "\n".join(rows)
+
+
+def ratio_row(label: str, base: float, cand: float, target: str) -> tuple[float, str]:
+    ratio = cand / base if base else float("nan")
+    return ratio, _meets(ratio, target)
+
+
+def now_ns() -> int:
+    return time.perf_counter_ns()
