@@ -7,7 +7,6 @@ Absolute times on a shared machine mean little, so every script runs its variant
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import statistics
@@ -62,25 +61,37 @@ def machine() -> str:
 
 
 def interleave(
-    variants: dict[str, Callable[[int], float]], *, rounds: int, number: int
+    variants: dict[str, Callable[[int], float]], *, rounds: int, batch_seconds: float
 ) -> dict[str, list[float]]:
-    """Run each variant's batch of ``number`` operations, A B C A B C ..., ``rounds`` times.
+    """Run the variants A B C A B C ..., ``rounds`` times; seconds per operation by variant.
 
-    Each variant is a callable that runs ``number`` operations and returns the elapsed seconds.
-    Returns seconds per operation, one per round, by variant. One warm-up batch each is dropped.
+    Each variant is a callable that runs ``n`` operations and returns the elapsed seconds. Each
+    is first calibrated so that one batch takes about ``batch_seconds``: short batches, many
+    rounds, so that the load of a shared machine hits every variant alike.
     """
-    for run in variants.values():
-        run(max(1, number // 4))
+    sizes: dict[str, int] = {}
+    for name, run in variants.items():
+        n = 1
+        while True:
+            elapsed = run(n)
+            if elapsed >= batch_seconds / 4 or n >= 1_000_000:
+                break
+            n *= 4
+        sizes[name] = max(1, round(n * batch_seconds / max(elapsed, 1e-9)))
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, run in variants.items():
-            gc.collect()
-            samples[name].append(run(number) / number)
+            samples[name].append(run(sizes[name]) / sizes[name])
     return samples
 
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def paired_ratio(baseline: Sequence[float], candidate: Sequence[float]) -> float:
+    """The median of the round-by-round ratios candidate / baseline (each pair ran back to back)."""
+    return statistics.median(c / b for b, c in zip(baseline, candidate, strict=True))
 
 
 def _meets(ratio: float, target: str) -> str:
@@ -94,7 +105,7 @@ def _meets(ratio: float, target: str) -> str:
 def time_table(
     samples: dict[str, list[float]], comparisons: Sequence[Comparison], unit: float = 1e-6
 ) -> str:
-    """A Markdown table of median times per operation (µs) and their ratios."""
+    """A Markdown table: median µs per operation, and the median of the paired ratios."""
     rows = [
         "| comparison | baseline | µs | candidate | µs | ratio | target | met |",
         "|---|---|---:|---|---:|---:|---|---|",
@@ -102,18 +113,9 @@ def time_table(
     for c in comparisons:
         base = median(samples[c.baseline]) / unit
         cand = median(samples[c.candidate]) / unit
-        ratio = cand / base
+        ratio = paired_ratio(samples[c.baseline], samples[c.candidate])
         rows.append(
             f"| {c.label} | {c.baseline} | {base:.2f} | {c.candidate} | {cand:.2f} | "
             f"{ratio:.3f}x | {c.target} | {_meets(ratio, c.target)} |"
         )
     return "\n".join(rows)
-
-
-def ratio_row(label: str, base: float, cand: float, target: str) -> tuple[float, str]:
-    ratio = cand / base if base else float("nan")
-    return ratio, _meets(ratio, target)
-
-
-def now_ns() -> int:
-    return time.perf_counter_ns()
