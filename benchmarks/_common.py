@@ -38,7 +38,9 @@ class Comparison:
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--quick", action="store_true", help="a few-second smoke run (numbers are noise)")
+    p.add_argument(
+        "--quick", action="store_true", help="a few-second smoke run (numbers are noise)"
+    )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per variant")
     return p
 

@@ -28,11 +28,11 @@ from _common import (
     time_table,
 )
 from apps import (
+    resolve_sync,
     starlette_bare,
     starlette_basehttp,
     starlette_hand,
     starlette_ours,
-    resolve_sync,
 )
 
 from rollout_middleware.tokens import TokenIssuer
@@ -165,7 +165,9 @@ def main() -> None:
         Comparison("token path, sync", "hand sync route", "ours token, sync resolver"),
         Comparison("mint alone", "jwt.encode", "TokenIssuer.mint", "<= 0.4"),
     ]
-    print(f"## In-process ASGI ({rounds} interleaved rounds of ~{batch * 1000:.0f} ms per variant)\n")
+    print(
+        f"## In-process ASGI ({rounds} interleaved rounds of ~{batch * 1000:.0f} ms per variant)\n"
+    )
     print(f"Machine: {machine()}\n")
     print(time_table(samples, comparisons))
 

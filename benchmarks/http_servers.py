@@ -115,7 +115,10 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
 @contextlib.contextmanager
 def servers(kind: str, apps: Sequence[str], cpu: int | None) -> Iterator[dict[str, int]]:
     """Start one server per app (own process group each); yield their ports; stop them all."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
     procs: list[subprocess.Popen[bytes]] = []
     ports: dict[str, int] = {}
     try:
@@ -167,9 +170,7 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(
-    url: str, seconds: float, connections: int, cpu: int | None, timeout: float
-) -> Result:
+def run_wrk(url: str, seconds: float, connections: int, cpu: int | None, timeout: float) -> Result:
     argv = [
         "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
         "--timeout", "5s", "-H", f"{USER_HEADER}: {USER}", url,
@@ -212,9 +213,7 @@ async def _python_load(port: int, path: str, seconds: float, connections: int) -
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.wait_for(
-        asyncio.gather(*(worker() for _ in range(connections))), seconds + 10
-    )
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(connections))), seconds + 10)
     elapsed = time.perf_counter() - started
     latencies.sort()
     return Result(
@@ -252,9 +251,7 @@ RATIOS = [
 ]
 
 
-def bench_server(
-    kind: str, rounds: int, seconds: float, connections: int, use_wrk: bool
-) -> str:
+def bench_server(kind: str, rounds: int, seconds: float, connections: int, use_wrk: bool) -> str:
     server_cpu, load_cpu = cpus()
     apps = SERVERS[kind]
     load = run_wrk if use_wrk else run_python
@@ -289,7 +286,9 @@ def bench_server(
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated, of: " + ", ".join(SERVERS))
+    p.add_argument(
+        "--servers", default=",".join(SERVERS), help="comma-separated, of: " + ", ".join(SERVERS)
+    )
     p.add_argument("--seconds", type=float, default=None, help="length of each load run")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--load", choices=("auto", "wrk", "python"), default="auto")
@@ -306,10 +305,18 @@ def main() -> None:
             raise SystemExit(f"unknown server {kind!r}; choose from {', '.join(SERVERS)}")
     server_cpu, load_cpu = cpus()
     pinning = (
-        f"servers on CPU {server_cpu}, load on CPU {load_cpu}" if server_cpu is not None else "no pinning"
+        f"servers on CPU {server_cpu}, load on CPU {load_cpu}"
+        if server_cpu is not None
+        else "no pinning"
     )
-    loader = f"wrk, {connections} connections" if use_wrk else f"Python load generator, {connections} connections"
-    print(f"## Over HTTP ({rounds} interleaved rounds of {seconds:g} s per variant; {loader}; {pinning})\n")
+    loader = (
+        f"wrk, {connections} connections"
+        if use_wrk
+        else f"Python load generator, {connections} connections"
+    )
+    print(
+        f"## Over HTTP ({rounds} interleaved rounds of {seconds:g} s per variant; {loader}; {pinning})\n"
+    )
     print(f"Machine: {machine()}\n")
     for kind in kinds:
         print(bench_server(kind, rounds, seconds, connections, use_wrk))

@@ -120,7 +120,9 @@ def main() -> None:
         Comparison("token path", "hand Flask route", "ours token", "<= 0.3"),
         Comparison("token path, reference", "hand Flask route", "before_request hook token"),
     ]
-    print(f"## In-process WSGI ({rounds} interleaved rounds of ~{batch * 1000:.0f} ms per variant)\n")
+    print(
+        f"## In-process WSGI ({rounds} interleaved rounds of ~{batch * 1000:.0f} ms per variant)\n"
+    )
     print(f"Machine: {machine()}\n")
     print(time_table(samples, comparisons))
 
