@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import _common
 from _common import (
     PASS_PATH,
     TOKEN_PATH,
@@ -80,7 +81,7 @@ def wsgi_runner(app: Any, path: str) -> Callable[[int], float]:
 
     def batch(n: int) -> float:
         empty = io.BytesIO
-        start = time.perf_counter()
+        start = _common.clock()
         for _ in range(n):
             env = dict(environ)
             env["wsgi.input"] = empty(b"")
@@ -90,13 +91,13 @@ def wsgi_runner(app: Any, path: str) -> Callable[[int], float]:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        return time.perf_counter() - start
+        return _common.clock() - start
 
     return batch
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    args = _common.parse_args(parser(__doc__.splitlines()[0]))
     rounds = args.rounds or (3 if args.quick else 60)
     batch = 0.002 if args.quick else 0.02
 
@@ -121,7 +122,7 @@ def main() -> None:
         Comparison("token path, reference", "hand Flask route", "before_request hook token"),
     ]
     print(
-        f"## In-process WSGI ({rounds} interleaved rounds of ~{batch * 1000:.0f} ms per variant)\n"
+        f"## In-process WSGI ({rounds} interleaved rounds of ~{batch * 1000:.0f} ms per variant, {args.clock} time)\n"
     )
     print(f"Machine: {machine()}\n")
     print(time_table(samples, comparisons))
