@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 import _common
+import jwt
 from _common import (
     CLIENT_ID,
     PASS_PATH,
