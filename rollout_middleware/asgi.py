@@ -12,6 +12,8 @@ one thread asgiref keeps for thread-bound code such as Django's ORM.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,17 @@ if TYPE_CHECKING:
 __all__ = ["RolloutTokenEndpoint", "RolloutTokenMiddleware"]
 
 _WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
+#: ``asyncio.timeout`` (Python 3.11+) costs about a third of ``anyio.fail_after`` on asyncio; other
+#: event loops (trio) keep anyio's.
+_HAS_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop, such as trio
+        return False
+    return True
 
 
 def _as_async(
@@ -82,6 +95,9 @@ class _TokenApp:
         try:
             if self._timeout is None:
                 user_id = await self._resolve(scope)
+            elif _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
+                async with asyncio.timeout(self._timeout):  # type: ignore[attr-defined,unused-ignore]
+                    user_id = await self._resolve(scope)
             else:
                 with anyio.fail_after(self._timeout):
                     user_id = await self._resolve(scope)

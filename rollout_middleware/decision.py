@@ -28,6 +28,7 @@ headers of the ``GET`` answer and no body. Errors are RFC 9457 ``application/pro
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -78,17 +79,25 @@ class Answer:
 
         A 204 gets no ``Content-Length`` (RFC 9110 section 8.6).
         """
+        raw = _raw(headers)
         if status != 204:
-            headers = (*headers, ("Content-Length", str(len(body))))
-        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+            length = str(len(body))
+            headers = (*headers, ("Content-Length", length))
+            raw = (*raw, (b"content-length", length.encode("latin-1")))
         return cls(status, headers, raw, b"" if head else body)
 
     def with_headers(self, extra: tuple[tuple[str, str], ...]) -> Answer:
         """This answer with ``extra`` headers appended (the CORS headers of an allowed origin)."""
         if not extra:
             return self
-        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra)
-        return Answer(self.status, self.headers + extra, self.raw_headers + raw, self.body)
+        return Answer(self.status, self.headers + extra, self.raw_headers + _raw(extra), self.body)
+
+
+@functools.lru_cache(maxsize=256)
+def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """``headers`` as ASGI wants them: lower-case latin-1 bytes. Cached: the same few header sets
+    (the constant ones, and those of each allowed origin) come back on every request."""
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
 
 
 def _problem(
