@@ -148,10 +148,11 @@ class PassThroughASGI:
     """The wrapped ASGI app: records what reached it and answers with what it read."""
 
     seen: list[tuple[Scope, Receive, Send]] = field(default_factory=list)
+    run_lifespan: bool = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.seen.append((scope, receive, send))
-        if scope["type"] == "lifespan":
+        if scope["type"] == "lifespan" and self.run_lifespan:
             while True:
                 message = await receive()
                 await send({"type": message["type"] + ".complete"})
@@ -253,7 +254,9 @@ class PassThroughWSGI:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         answer = APP_BODY + b" read %d" % len(body)
-        start_response("200 OK", [("Content-Length", str(len(answer)))])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(answer)))]
+        )
         return [answer]
 
 
