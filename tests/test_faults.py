@@ -330,3 +330,44 @@ def test_concurrent_requests_each_get_a_fresh_mint(shell: str) -> None:
     # Equal claims (same user, same second) give byte-equal tokens: HS512 is deterministic. Each
     # was still minted for its own request, never served from a cache.
     assert len(tokens) == 1
+
+
+@pytest.mark.parametrize("size", [10, LIMIT, LIMIT + 1, 20 * LIMIT])
+def test_chunked_body_without_content_length_is_bounded_the_same(shell: str, size: int) -> None:
+    """Regression: the WSGI shell ignored a chunked body (no CONTENT_LENGTH): 200, unlike ASGI."""
+    token_app = middleware(shell, lambda request: "chunked", methods=["POST"], max_body_size=LIMIT)
+    body = b"c" * size
+    if shell == "asgi":
+        receive = Receiver([body[i : i + 4096] for i in range(0, size, 4096)])
+        send = Sender()
+        run(token_app(asgi_scope("POST"), receive, send))
+        answer, read = send.answer(), receive.bytes_read
+    else:
+        environ = wsgi_environ("POST", body=body, content_length="")
+        del environ["CONTENT_LENGTH"]
+        environ["wsgi.input_terminated"] = True
+        stream = environ["wsgi.input"]
+        answer = call_wsgi(token_app, environ)
+        read = stream.bytes_read
+        assert stream.largest_read <= LIMIT + 1
+    assert answer is not None
+    assert answer.status == (200 if size <= LIMIT else 413)
+    if size <= LIMIT:
+        assert read == size
+    else:
+        assert LIMIT < read <= LIMIT + 4096
+
+
+@pytest.mark.server
+def test_chunked_post_over_the_limit_gets_413_from_both_servers(server: tuple[str, str]) -> None:
+    _, url = server
+
+    def chunks(total: int) -> Iterator[bytes]:
+        for _ in range(total // 8192):
+            yield b"k" * 8192
+
+    small = httpx.post(url + "/rollout-token", headers={"x-user": "c"}, content=chunks(8192 * 2))
+    large = httpx.post(url + "/rollout-token", headers={"x-user": "c"}, content=chunks(8192 * 64))
+    assert small.status_code == 200
+    assert large.status_code == 413
+    assert httpx.get(url + "/ping").text == "pong"
