@@ -67,16 +67,20 @@ def user_id_to_subject(user_id: object) -> str:
     floats and any other type; empty or whitespace-only strings; strings that are not valid Unicode
     text (lone surrogates); and ids longer than :data:`MAX_USER_ID_LENGTH` characters.
     """
-    if type(user_id) is str:
+    # Types are checked on type(user_id), never through isinstance() alone, which trusts a spoofed
+    # __class__ (Mock(spec=int)); and the text comes from int's and str's own methods, so no code of
+    # the user id's class (a raising __int__ or __str__) runs here.
+    kind = type(user_id)
+    if kind is str and isinstance(user_id, str):
         subject = user_id
-    elif isinstance(user_id, int) and not isinstance(user_id, bool):
+    elif isinstance(user_id, int) and issubclass(kind, int) and not issubclass(kind, bool):
         try:
-            subject = str(int(user_id))
+            subject = int.__repr__(user_id)
         except ValueError:  # beyond sys.get_int_max_str_digits()
             raise InvalidUserIdError(
                 f"user id must be at most {MAX_USER_ID_LENGTH} characters long"
             ) from None
-    elif isinstance(user_id, str):  # a str subclass: use its plain text
+    elif isinstance(user_id, str) and issubclass(kind, str):  # a str subclass: its plain text
         subject = str.__str__(user_id)
     else:
         raise InvalidUserIdError(

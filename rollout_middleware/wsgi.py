@@ -109,14 +109,26 @@ class _TokenWSGIApp:
 
 
 def _drain(environ: WSGIEnvironment, limit: int) -> bool:
-    """Read and discard the request body; False if ``CONTENT_LENGTH`` exceeds ``limit``."""
+    """Read and discard the request body; False if it exceeds ``limit``.
+
+    With ``CONTENT_LENGTH`` over the limit nothing is read. A body without one (chunked) is read
+    only where the server marks the stream as terminated (``wsgi.input_terminated``, as gunicorn
+    does), up to one byte past the limit, as the ASGI shell does.
+    """
+    stream = environ["wsgi.input"]
+    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        size = 0
+        while chunk := stream.read(min(_CHUNK, limit + 1 - size)):
+            size += len(chunk)
+            if size > limit:
+                return False
+        return True
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > limit:
         return False
-    stream = environ["wsgi.input"]
     while length > 0:
         chunk = stream.read(min(length, _CHUNK))
         if not chunk:
