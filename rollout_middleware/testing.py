@@ -1,0 +1,505 @@
+"""A stand-in for Rollout's API, for integration tests and demos.
+
+:class:`RolloutAPIStandIn` is a small ASGI app (built on Starlette) that checks Bearer tokens the way
+Rollout's API does, and answers the calls Rollout's front-end client (``@rollout/link-react``) makes,
+from an in-memory store per user. Mount it where the client's ``apiBaseUrl`` points::
+
+    from starlette.routing import Mount
+    from rollout_middleware.testing import RolloutAPIStandIn
+
+    stand_in = RolloutAPIStandIn(client_id, client_secret)
+    stand_in.add_credential("user-1", "follow-up-boss", label="Ada's Follow Up Boss")
+    routes = [..., Mount("/rollout-api", app=stand_in)]
+
+A token is accepted only if it is a JWT signed with HS512 and the client secret, its ``iss`` is the
+client id, it has ``sub``, ``iat`` and ``exp``, ``exp`` is in the future and ``iat`` is not. PyJWT checks
+the format, algorithm, signature, issuer and presence of the claims; ``exp`` and ``iat`` are compared
+with the stand-in's ``clock`` (PyJWT has no clock to inject), so a test can move time. Anything else is
+answered ``401 {"errors": [{"message": ...}]}``, Rollout's error shape, and recorded with a
+:class:`Rejection` reason.
+
+Routes, relative to the mount point:
+
+- ``GET /credentials[?includeProfile=true]``: the token's user's credentials, a JSON array of
+  ``{id, createdAt, appKey}``, plus ``label``, ``avatar`` and ``data`` with ``includeProfile=true``;
+- ``POST /credentials``: connects an ``apiToken`` connector from ``{appKey, userInputs}``;
+- ``DELETE /credentials?credentialId=...``: deletes one (``204``);
+- ``GET /connectors``: the connector catalogue, keyed by app key;
+- ``GET /connectors/{appKey}/icon``: an SVG icon. Like Rollout's, it needs no token: the client
+  loads it with a plain ``<img src>``;
+- ``POST /oauth/authorize-url``: ``501``, OAuth is not simulated.
+
+Every request is recorded in :attr:`RolloutAPIStandIn.requests` (token, subject, status, reason), and
+:meth:`RolloutAPIStandIn.force_401` makes the next requests with a valid token answer 401, as if the
+token had expired: Rollout's client then fetches a new token and retries.
+
+With ``expose_controls=True`` the same controls are reachable over HTTP, for tests that drive the
+stand-in inside another process (a real server, a browser): ``GET /_stand-in/requests``,
+``DELETE /_stand-in/requests`` and ``POST /_stand-in/force-401?n=1``. Never expose them in production.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import enum
+import html
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import jwt
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+__all__ = [
+    "DEFAULT_CONNECTORS",
+    "Rejection",
+    "RolloutAPIStandIn",
+    "SeenRequest",
+]
+
+_REQUIRED_CLAIMS = ["iss", "sub", "iat", "exp"]
+_NOTE_KEY = "rollout_middleware.stand_in"
+_CONTROL_PREFIX = "/_stand-in/"
+
+
+class Rejection(str, enum.Enum):
+    """Why the stand-in answered 401. The value is the machine-readable reason."""
+
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    ALGORITHM = "algorithm"
+    SIGNATURE = "signature"
+    ISSUER = "issuer"
+    MISSING_CLAIM = "missing_claim"
+    INVALID_CLAIM = "invalid_claim"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    FORCED = "forced"
+
+
+_MESSAGES = {
+    Rejection.MISSING: "Missing token: send 'Authorization: Bearer <token>'",
+    Rejection.MALFORMED: "Invalid token: not a well-formed JWT",
+    Rejection.ALGORITHM: "Invalid token: the algorithm must be HS512",
+    Rejection.SIGNATURE: "Invalid token: signature verification failed",
+    Rejection.ISSUER: "Invalid token: 'iss' is not this client id",
+    Rejection.MISSING_CLAIM: "Invalid token: a required claim (iss, sub, iat, exp) is missing",
+    Rejection.INVALID_CLAIM: "Invalid token: a claim has the wrong type",
+    Rejection.EXPIRED: "Invalid token: the token has expired",
+    Rejection.NOT_YET_VALID: "Invalid token: 'iat' is in the future",
+    Rejection.FORCED: "Invalid token: the token has expired (forced by the test)",
+}
+
+
+def _entities(category: str, *names: str) -> dict[str, dict[str, dict[str, bool]]]:
+    crud = {"list": True, "create": True, "update": True, "delete": True}
+    return {category: {name: dict(crud) for name in names}}
+
+
+def _api_token_plan(*inputs: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "type": "apiToken",
+        "userInputsSchema": [
+            {"key": key, "type": "textfield", "label": label} for key, label in inputs
+        ],
+    }
+
+
+_OAUTH2_PLAN: dict[str, Any] = {"type": "oauth2", "userInputsSchema": []}
+
+#: The connector catalogue served by ``GET /connectors`` unless another one is given.
+DEFAULT_CONNECTORS: Mapping[str, Mapping[str, Any]] = {
+    "follow-up-boss": {
+        "name": "Follow Up Boss",
+        "entities": _entities("crm", "people", "notes", "tasks"),
+        "authByPlan": {"default": _api_token_plan(("apiKey", "API key"))},
+    },
+    "lofty": {
+        "name": "Lofty",
+        "entities": _entities("crm", "people", "notes"),
+        "authByPlan": {"default": _api_token_plan(("apiKey", "API key"))},
+    },
+    "hubspot": {
+        "name": "HubSpot",
+        "entities": _entities("crm", "people", "notes", "tasks"),
+        "authByPlan": {"default": _OAUTH2_PLAN},
+    },
+    "dotloop": {
+        "name": "dotloop",
+        "entities": _entities("tms", "transactions", "documents"),
+        "authByPlan": {"default": _OAUTH2_PLAN},
+    },
+    "skyslope": {
+        "name": "SkySlope",
+        "entities": _entities("tms", "transactions"),
+        "authByPlan": {
+            "default": _api_token_plan(("accessKey", "Access key"), ("accessSecret", "Secret"))
+        },
+    },
+    "gmail": {
+        "name": "Gmail",
+        "entities": _entities("email", "emailMessages", "emailThreads"),
+        "authByPlan": {"default": _OAUTH2_PLAN},
+    },
+}
+
+_ICON_COLOURS = ("#4f46e5", "#0891b2", "#059669", "#d97706", "#dc2626", "#7c3aed", "#db2777")
+
+
+def _icon_svg(app_key: str, name: str) -> str:
+    initials = "".join(word[0] for word in name.split()[:2]).upper() or "?"
+    colour = _ICON_COLOURS[sum(app_key.encode()) % len(_ICON_COLOURS)]
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
+        f'<rect width="64" height="64" rx="14" fill="{colour}"/>'
+        '<text x="32" y="41" font-family="Helvetica, Arial, sans-serif" font-size="24" '
+        f'font-weight="700" fill="#fff" text-anchor="middle">{html.escape(initials)}</text></svg>'
+    )
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request the stand-in answered.
+
+    ``path`` is relative to the stand-in's mount point. ``token`` is the Bearer token as sent (or
+    ``None``), ``subject`` its ``sub`` once accepted, ``reason`` the :class:`Rejection` of a 401.
+    """
+
+    method: str
+    path: str
+    query: str
+    status: int
+    token: str | None = field(default=None, repr=False)
+    subject: str | None = None
+    reason: Rejection | None = None
+    headers: Headers = field(default_factory=Headers, repr=False, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        """This record as JSON-ready values (headers left out)."""
+        data = asdict(self)
+        del data["headers"]
+        data["reason"] = None if self.reason is None else self.reason.value
+        data["rollout_user_agent"] = self.headers.get("x-rollout-user-agent")
+        return data
+
+
+class _Unauthorized(Exception):
+    def __init__(self, reason: Rejection) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+def _errors(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message}]}, status_code=status)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class RolloutAPIStandIn:
+    """Rollout's API for one client id and secret, in memory. See the module docstring.
+
+    ``connectors`` replaces :data:`DEFAULT_CONNECTORS`. ``clock`` returns the POSIX time that ``exp``
+    and ``iat`` are compared with. The secret appears in no ``repr``, record or response.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str | bytes,
+        *,
+        clock: Callable[[], float] = time.time,
+        connectors: Mapping[str, Mapping[str, Any]] = DEFAULT_CONNECTORS,
+        expose_controls: bool = False,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ValueError("the stand-in needs a non-empty client id and client secret")
+        self.client_id = client_id
+        self._secret = client_secret
+        self._clock = clock
+        self._connectors = copy.deepcopy(dict(connectors))
+        self._lock = threading.Lock()
+        self._credentials: dict[str, list[dict[str, Any]]] = {}
+        self._forced = 0
+        #: Every request answered, oldest first.
+        self.requests: list[SeenRequest] = []
+        routes = [
+            Route("/credentials", self._list_credentials, methods=["GET"]),
+            Route("/credentials", self._create_credential, methods=["POST"]),
+            Route("/credentials", self._delete_credential, methods=["DELETE"]),
+            Route("/connectors", self._list_connectors, methods=["GET"]),
+            Route("/connectors/{app_key}/icon", self._icon, methods=["GET"]),
+            Route("/oauth/authorize-url", self._oauth, methods=["POST"]),
+        ]
+        if expose_controls:
+            routes += [
+                Route(
+                    _CONTROL_PREFIX + "requests", self._control_requests, methods=["GET", "DELETE"]
+                ),
+                Route(_CONTROL_PREFIX + "force-401", self._control_force_401, methods=["POST"]),
+            ]
+        self._app = Starlette(
+            routes=routes,
+            exception_handlers={
+                _Unauthorized: self._unauthorized,
+                HTTPException: self._http_error,
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"RolloutAPIStandIn(client_id={self.client_id!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        note: dict[str, Any] = {}
+        scope = {**scope, _NOTE_KEY: note}
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_noting_status)
+        finally:
+            root_path = scope.get("root_path", "")
+            path = scope["path"]
+            if root_path and path.startswith(root_path):
+                path = path[len(root_path) :]
+            if not path.startswith(_CONTROL_PREFIX):
+                self._record(scope, note, path, status)
+
+    def _record(self, scope: Scope, note: dict[str, Any], path: str, status: int) -> None:
+        record = SeenRequest(
+            method=scope["method"],
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status=status,
+            token=note.get("token"),
+            subject=note.get("subject"),
+            reason=note.get("reason"),
+            headers=Headers(scope=scope),
+        )
+        with self._lock:
+            self.requests.append(record)
+
+    # -- controls -------------------------------------------------------------------------------
+
+    def force_401(self, n: int = 1) -> None:
+        """Answer the next ``n`` requests that carry a valid token with 401, as if it had expired."""
+        if n < 0:
+            raise ValueError("n must not be negative")
+        with self._lock:
+            self._forced = n
+
+    @property
+    def pending_forced_401(self) -> int:
+        """How many forced 401s are still to be answered."""
+        return self._forced
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._lock:
+            self.requests.clear()
+
+    def tokens_seen(self, subject: str | None = None) -> list[str]:
+        """The distinct tokens sent so far (for ``subject`` only, if given), in first-seen order."""
+        seen: dict[str, None] = {}
+        for record in list(self.requests):
+            if record.token and (subject is None or record.subject == subject):
+                seen.setdefault(record.token, None)
+        return list(seen)
+
+    def add_credential(
+        self,
+        subject: str,
+        app_key: str,
+        *,
+        label: str | None = None,
+        avatar: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Give user ``subject`` a connected credential for connector ``app_key``; return it."""
+        if app_key not in self._connectors:
+            raise ValueError(f"unknown connector {app_key!r}")
+        credential: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "createdAt": datetime.datetime.fromtimestamp(self._clock(), datetime.timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "appKey": app_key,
+            "label": label if label is not None else self._connectors[app_key]["name"],
+            "data": dict(data or {}),
+        }
+        if avatar is not None:
+            credential["avatar"] = avatar
+        with self._lock:
+            self._credentials.setdefault(subject, []).append(credential)
+        return copy.deepcopy(credential)
+
+    def credentials_for(self, subject: str) -> list[dict[str, Any]]:
+        """A copy of user ``subject``'s credentials."""
+        with self._lock:
+            return copy.deepcopy(self._credentials.get(subject, []))
+
+    # -- token check ----------------------------------------------------------------------------
+
+    def _authenticate(self, request: Request) -> str:
+        """Return the ``sub`` of the request's valid token, or raise :class:`_Unauthorized`."""
+        note: dict[str, Any] = request[_NOTE_KEY]
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _Unauthorized(Rejection.MISSING)
+        note["token"] = token
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS512"],
+                issuer=self.client_id,
+                options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.InvalidAlgorithmError:
+            raise _Unauthorized(Rejection.ALGORITHM) from None
+        except jwt.InvalidSignatureError:
+            raise _Unauthorized(Rejection.SIGNATURE) from None
+        except jwt.DecodeError:
+            raise _Unauthorized(Rejection.MALFORMED) from None
+        except jwt.MissingRequiredClaimError:
+            raise _Unauthorized(Rejection.MISSING_CLAIM) from None
+        except jwt.InvalidIssuerError:
+            raise _Unauthorized(Rejection.ISSUER) from None
+        except jwt.InvalidTokenError:
+            raise _Unauthorized(Rejection.INVALID_CLAIM) from None
+        if claims["sub"] == "":
+            raise _Unauthorized(Rejection.MISSING_CLAIM)
+        if not isinstance(claims["sub"], str):  # PyJWT 2.10+ checks this too
+            raise _Unauthorized(Rejection.INVALID_CLAIM)
+        if not _is_number(claims["exp"]) or not _is_number(claims["iat"]):
+            raise _Unauthorized(Rejection.INVALID_CLAIM)
+        now = self._clock()
+        if claims["exp"] <= now:
+            raise _Unauthorized(Rejection.EXPIRED)
+        if claims["iat"] > now:
+            raise _Unauthorized(Rejection.NOT_YET_VALID)
+        with self._lock:
+            forced = self._forced > 0
+            if forced:
+                self._forced -= 1
+        if forced:
+            raise _Unauthorized(Rejection.FORCED)
+        subject: str = claims["sub"]
+        note["subject"] = subject
+        return subject
+
+    async def _unauthorized(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _Unauthorized)
+        request[_NOTE_KEY]["reason"] = exc.reason
+        response = _errors(401, _MESSAGES[exc.reason])
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        response = _errors(exc.status_code, exc.detail)
+        response.headers.update(exc.headers or {})
+        return response
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    async def _list_credentials(self, request: Request) -> Response:
+        subject = self._authenticate(request)
+        credentials = self.credentials_for(subject)
+        if request.query_params.get("includeProfile", "").lower() != "true":
+            credentials = [
+                {key: c[key] for key in ("id", "createdAt", "appKey")} for c in credentials
+            ]
+        return JSONResponse(credentials)
+
+    async def _create_credential(self, request: Request) -> Response:
+        subject = self._authenticate(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _errors(400, "The body must be JSON")
+        app_key = body.get("appKey") if isinstance(body, dict) else None
+        connector = self._connectors.get(app_key) if isinstance(app_key, str) else None
+        if connector is None or not isinstance(app_key, str):
+            return _errors(400, f"Unknown connector: {app_key!r}")
+        plan_name = body.get("plan") or next(iter(connector["authByPlan"]))
+        plan = connector["authByPlan"].get(plan_name)
+        if plan is None or plan["type"] != "apiToken":
+            return _errors(400, f"{connector['name']} connects with OAuth, not simulated here")
+        inputs = body.get("userInputs")
+        keys = [item["key"] for item in plan["userInputsSchema"]]
+        if not isinstance(inputs, dict) or any(
+            not isinstance(inputs.get(key), str) or not inputs[key].strip() for key in keys
+        ):
+            return _errors(400, "Please fill in: " + ", ".join(keys))
+        credential = self.add_credential(
+            subject, app_key, label=f"{connector['name']} ({inputs[keys[0]].strip()[-4:]})"
+        )
+        return JSONResponse(credential)
+
+    async def _delete_credential(self, request: Request) -> Response:
+        subject = self._authenticate(request)
+        credential_id = request.query_params.get("credentialId")
+        if not credential_id:
+            return _errors(400, "Missing query parameter: credentialId")
+        with self._lock:
+            owned = self._credentials.get(subject, [])
+            kept = [c for c in owned if c["id"] != credential_id]
+            if len(kept) == len(owned):
+                return _errors(404, "Credential not found")
+            self._credentials[subject] = kept
+        return Response(status_code=204)
+
+    async def _list_connectors(self, request: Request) -> Response:
+        self._authenticate(request)
+        return JSONResponse(self._connectors)
+
+    async def _icon(self, request: Request) -> Response:
+        app_key = request.path_params["app_key"]
+        connector = self._connectors.get(app_key)
+        if connector is None:
+            return _errors(404, "Connector not found")
+        return Response(
+            _icon_svg(app_key, connector["name"]),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    async def _oauth(self, request: Request) -> Response:
+        self._authenticate(request)
+        return _errors(501, "OAuth is not simulated by the Rollout API stand-in")
+
+    async def _control_requests(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.clear_requests()
+            return Response(status_code=204)
+        return JSONResponse([record.as_json() for record in list(self.requests)])
+
+    async def _control_force_401(self, request: Request) -> Response:
+        try:
+            n = int(request.query_params.get("n", "1"))
+            self.force_401(n)
+        except ValueError:
+            return _errors(400, "n must be a whole number, 0 or more")
+        return JSONResponse({"pending": n})
