@@ -98,7 +98,7 @@ _MESSAGES = {
     Rejection.INVALID_CLAIM: "Invalid token: a claim has the wrong type",
     Rejection.EXPIRED: "Invalid token: the token has expired",
     Rejection.NOT_YET_VALID: "Invalid token: 'iat' is in the future",
-    Rejection.FORCED: "Invalid token: the token has expired (forced by the test)",
+    Rejection.FORCED: "Invalid token: the token has expired (simulated)",
 }
 
 
