@@ -75,7 +75,7 @@ CSS = """
   --ok:#059669; --warn:#d97706; --bad:#dc2626; }
 * { box-sizing: border-box; }
 body { margin:0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  color:var(--ink); background:linear-gradient(180deg,#f5f7ff 0,#f8fafc 320px); }
+  color:var(--ink); background:linear-gradient(180deg,#f5f7ff 0,#f8fafc 320px); min-height:100vh; }
 header.bar { display:flex; align-items:center; gap:16px; padding:14px 28px; background:#fff;
   border-bottom:1px solid var(--line); }
 .brand { font-weight:700; font-size:17px; display:flex; align-items:center; gap:10px; }
@@ -188,7 +188,7 @@ def _layout(title: str, body: str, *, user_id: str | None, active: str, config: 
 the API is <code>{html.escape(config.api_base_url)}</code>.</footer></body></html>"""
 
 
-def login_page(config: DemoConfig) -> str:
+def login_page(config: DemoConfig, next_page: str = "/") -> str:
     buttons = "".join(
         f'<button name="user_id" value="{uid}" data-user="{uid}">'
         f'<span class="avatar" style="background:{INITIAL_COLOURS[uid]}">{name[0]}</span>'
@@ -198,7 +198,8 @@ def login_page(config: DemoConfig) -> str:
     body = f"""<div class="card login"><h1>Sign in</h1>
 <p class="lead">Pick a demo user. The app keeps who you are in its own session cookie; Rollout
 only ever sees a short-lived token whose <code>sub</code> is your user id.</p>
-<form method="post" action="/login" class="users">{buttons}</form></div>"""
+<form method="post" action="/login" class="users">
+<input type="hidden" name="next" value="{html.escape(next_page)}">{buttons}</form></div>"""
     return _layout("Sign in", body, user_id=None, active="", config=config)
 
 
@@ -416,6 +417,14 @@ npm run build</pre>
 # -- the app --------------------------------------------------------------------------------------
 
 
+PAGES = ("/", "/react")
+
+
+def safe_next(value: object) -> str:
+    """Where to go after logging in: one of this app's pages, never another site."""
+    return value if isinstance(value, str) and value in PAGES else "/"
+
+
 def build_app(config: DemoConfig) -> Starlette:
     stand_in: RolloutAPIStandIn | None = None
     if config.stand_in:
@@ -434,7 +443,7 @@ def build_app(config: DemoConfig) -> Starlette:
     def page(request: Request, title: str, body: str, active: str) -> Response:
         user_id = current_user(request)
         if user_id is None:
-            return RedirectResponse("/login", status_code=303)
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         config_json = _json_for_script(
             {**page_config, "user": {"id": user_id, "name": USERS[user_id]}}
         )
@@ -456,14 +465,15 @@ def build_app(config: DemoConfig) -> Starlette:
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
-            return HTMLResponse(login_page(config))
+            return HTMLResponse(login_page(config, safe_next(request.query_params.get("next"))))
         form = await request.form()
         user_id = form.get("user_id")
+        next_page = safe_next(form.get("next"))
         if not isinstance(user_id, str) or user_id not in USERS:
-            return HTMLResponse(login_page(config), status_code=400)
+            return HTMLResponse(login_page(config, next_page), status_code=400)
         request.session.clear()
         request.session["user_id"] = user_id
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(next_page, status_code=303)
 
     async def logout(request: Request) -> Response:
         request.session.clear()

@@ -454,7 +454,7 @@ class RolloutAPIStandIn:
         ):
             return _errors(400, "Please fill in: " + ", ".join(keys))
         credential = self.add_credential(
-            subject, app_key, label=f"{connector['name']} ({inputs[keys[0]].strip()[-4:]})"
+            subject, app_key, label=f"{connector['name']} key ending {inputs[keys[0]].strip()[-4:]}"
         )
         return JSONResponse(credential)
 
