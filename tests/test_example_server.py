@@ -41,11 +41,18 @@ def server() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def browser_like(server: str) -> Iterator[httpx.Client]:
+@pytest.fixture(scope="module")
+def _client(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, follow_redirects=False) as client:
-        client.delete("/rollout-api/_stand-in/requests")
         yield client
+
+
+@pytest.fixture
+def browser_like(_client: httpx.Client) -> httpx.Client:
+    """A client with no cookies yet (logged out), and a stand-in that has seen nothing."""
+    _client.cookies.clear()
+    _client.delete("/rollout-api/_stand-in/requests")
+    return _client
 
 
 def log_in(client: httpx.Client, user_id: str) -> None:
