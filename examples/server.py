@@ -218,7 +218,7 @@ the API answers 401 — what <code>@rollout/link-react</code> does.</p>
    <tr><td>exp</td><td id="claim-exp" class="mono"></td><td class="note">expires at</td></tr>
   </table>
   <div class="countdown"><span class="big" id="countdown">--:--</span><span id="countdown-note" class="meta">until expiry</span></div>
-  <div class="meter" id="meter"><div style="width:0"></div></div>
+  <div class="meter" id="meter"><div style="width:100%"></div></div>
   <div class="actions"><button id="new-token">Fetch a new token</button></div>
  </section>
  <section class="card">
