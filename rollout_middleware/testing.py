@@ -236,9 +236,7 @@ class RolloutAPIStandIn:
         #: Every request answered, oldest first.
         self.requests: list[SeenRequest] = []
         routes = [
-            Route("/credentials", self._list_credentials, methods=["GET"]),
-            Route("/credentials", self._create_credential, methods=["POST"]),
-            Route("/credentials", self._delete_credential, methods=["DELETE"]),
+            Route("/credentials", self._credentials_route, methods=["GET", "POST", "DELETE"]),
             Route("/connectors", self._list_connectors, methods=["GET"]),
             Route("/connectors/{app_key}/icon", self._icon, methods=["GET"]),
             Route("/oauth/authorize-url", self._oauth, methods=["POST"]),
@@ -423,6 +421,13 @@ class RolloutAPIStandIn:
         return response
 
     # -- routes ---------------------------------------------------------------------------------
+
+    async def _credentials_route(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._create_credential(request)
+        if request.method == "DELETE":
+            return await self._delete_credential(request)
+        return await self._list_credentials(request)
 
     async def _list_credentials(self, request: Request) -> Response:
         subject = self._authenticate(request)

@@ -392,6 +392,8 @@ def test_unknown_paths_and_methods_use_the_error_shape(client: TestClient) -> No
     assert wrong.status_code == 405
     assert "GET" in wrong.headers["allow"]
     assert list(wrong.json()) == ["errors"]
+    allowed = client.patch("/credentials").headers["allow"]
+    assert {"GET", "POST", "DELETE"} <= {m.strip() for m in allowed.split(",")}
 
 
 # -- mounting, controls, secrecy -----------------------------------------------------------------
