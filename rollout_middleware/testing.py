@@ -98,7 +98,7 @@ _MESSAGES = {
     Rejection.INVALID_CLAIM: "Invalid token: a claim has the wrong type",
     Rejection.EXPIRED: "Invalid token: the token has expired",
     Rejection.NOT_YET_VALID: "Invalid token: 'iat' is in the future",
-    Rejection.FORCED: "Invalid token: the token has expired (forced by the test)",
+    Rejection.FORCED: "Invalid token: the token has expired (simulated)",
 }
 
 
@@ -236,9 +236,7 @@ class RolloutAPIStandIn:
         #: Every request answered, oldest first.
         self.requests: list[SeenRequest] = []
         routes = [
-            Route("/credentials", self._list_credentials, methods=["GET"]),
-            Route("/credentials", self._create_credential, methods=["POST"]),
-            Route("/credentials", self._delete_credential, methods=["DELETE"]),
+            Route("/credentials", self._credentials_route, methods=["GET", "POST", "DELETE"]),
             Route("/connectors", self._list_connectors, methods=["GET"]),
             Route("/connectors/{app_key}/icon", self._icon, methods=["GET"]),
             Route("/oauth/authorize-url", self._oauth, methods=["POST"]),
@@ -424,6 +422,13 @@ class RolloutAPIStandIn:
 
     # -- routes ---------------------------------------------------------------------------------
 
+    async def _credentials_route(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._create_credential(request)
+        if request.method == "DELETE":
+            return await self._delete_credential(request)
+        return await self._list_credentials(request)
+
     async def _list_credentials(self, request: Request) -> Response:
         subject = self._authenticate(request)
         credentials = self.credentials_for(subject)
@@ -454,7 +459,7 @@ class RolloutAPIStandIn:
         ):
             return _errors(400, "Please fill in: " + ", ".join(keys))
         credential = self.add_credential(
-            subject, app_key, label=f"{connector['name']} ({inputs[keys[0]].strip()[-4:]})"
+            subject, app_key, label=f"{connector['name']} key ending {inputs[keys[0]].strip()[-4:]}"
         )
         return JSONResponse(credential)
 

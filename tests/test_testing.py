@@ -353,7 +353,7 @@ def test_connect_an_api_token_connector(stand_in: RolloutAPIStandIn, client: Tes
     response = client.post("/credentials", json=body, headers=grace)
     assert response.status_code == 200
     created = response.json()
-    assert (created["appKey"], created["label"]) == ("lofty", "Lofty (1234)")
+    assert (created["appKey"], created["label"]) == ("lofty", "Lofty key ending 1234")
     assert created in stand_in.credentials_for("grace")
     assert "abcd-1234" not in json.dumps(stand_in.credentials_for("grace"))
 
@@ -392,6 +392,8 @@ def test_unknown_paths_and_methods_use_the_error_shape(client: TestClient) -> No
     assert wrong.status_code == 405
     assert "GET" in wrong.headers["allow"]
     assert list(wrong.json()) == ["errors"]
+    allowed = client.patch("/credentials").headers["allow"]
+    assert {"GET", "POST", "DELETE"} <= {m.strip() for m in allowed.split(",")}
 
 
 # -- mounting, controls, secrecy -----------------------------------------------------------------
