@@ -43,7 +43,10 @@ def _sync_playwright() -> Any:
     return sync_playwright
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on the main thread
+# while it is open, and Django's ORM refuses to run on a thread with a running loop; the browser
+# must be closed before the rest of the suite goes on.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     chromium = require_executable("chromium", "the browser tests drive Debian's chromium package")
     with _sync_playwright()() as playwright:
@@ -73,7 +76,7 @@ def react_bundle() -> Path:
     return dist
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server() -> Iterator[str]:
     """The example server on a free port, with the test credentials and the stand-in."""
     port = free_port()
