@@ -1,0 +1,1 @@
+"""Framework integrations: each module adapts configuration and user lookup to one framework."""
