@@ -48,16 +48,18 @@ through the whole request Flask dispatches, and only a view gets all of it:
 - ``before_request`` hooks run first, so the common ``g.user`` loader (Flask's own tutorial) works;
   a hand-pushed context would run none of them.
 - The session is opened *and saved* by the app's session interface: flask-login restoring a user
-  from its remember-me cookie, or ``SESSION_REFRESH_EACH_REQUEST``, update the cookie as on any
-  other route. A hand-pushed context throws those changes away.
-- Teardown handlers and the ``request_started``/``request_finished`` signals run (database sessions
-  are closed, error trackers see the request).
+  from its remember-me cookie, or the refresh of a permanent session
+  (``SESSION_REFRESH_EACH_REQUEST``), update the cookie as on any other route. A hand-pushed context
+  throws those changes away.
+- The ``request_started`` and ``request_finished`` signals are sent, so error trackers and
+  monitoring see the request as any other.
 - It is an ordinary route: ``flask routes`` lists it, ``url_for("rollout_token")`` builds its URL,
   and ``SCRIPT_NAME`` / ``APPLICATION_ROOT`` mounting works as for every route.
 
-It is not slower: a wrapper around ``wsgi_app`` must push a request context for the resolver too,
-and that (request object, URL matching, opening the session) is most of the cost of a Flask
-request; see ``docs/flask.md`` for measured figures.
+The cost is that of any other view of the app: one Flask request (request context, session,
+hooks, response) plus the token, the same order as a small JSON view. A wrapper with a hand-pushed
+context is faster only by skipping the dispatch, the hooks and the session save, which are exactly
+what it gets wrong; ``docs/flask.md`` gives measured figures.
 
 What follows from being a route, and is documented: the app's own ``after_request`` hooks may add
 headers to the token answers, and Flask adds ``Vary: Cookie`` because the resolver read the session.
@@ -76,7 +78,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
-from werkzeug.test import run_wsgi_app
 
 from ..config import (
     DEFAULT_MAX_BODY_SIZE,
@@ -283,11 +284,19 @@ def _make_view(token_app: RolloutTokenWSGIEndpoint) -> Callable[[], Response]:
     def rollout_token() -> Response:
         # Werkzeug's stream is bounded by Content-Length: safe to drain even if a hook read the body.
         environ = {**request.environ, "wsgi.input": request.stream}
-        body, status, headers = run_wsgi_app(token_app, environ, buffered=True)
-        typed = "Content-Type" in headers
+        started: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            # werkzeug.test.run_wsgi_app does this too, with another environ copy: slower here.
+            started.extend((status, headers))  # the endpoint never calls write()
+
+        body = token_app(environ, start_response)  # a list: nothing to close
+        status, headers = started
         response = current_app.response_class(body, status=status, headers=headers)
-        if not typed:  # the 204 preflight: no Flask default type
-            del response.headers["Content-Type"]
+        if not any(name == "Content-Type" for name, _ in headers):  # the 204 preflight
+            del response.headers["Content-Type"]  # added by Flask by default
         return response
 
     return rollout_token
