@@ -575,6 +575,8 @@ def test_wrong_settings_fail_at_init_app(
 def test_wiring_mistakes_fail_at_setup() -> None:
     with pytest.raises(ConfigurationError, match="resolve_user"):
         RolloutToken(resolve_user="session")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="endpoint"):
+        RolloutToken(resolve_user=lambda: None, endpoint="")
     app = build_app()
     with pytest.raises(ConfigurationError, match="already set up"):
         RolloutToken(app, resolve_user=lambda: None)
@@ -594,16 +596,37 @@ def test_wiring_mistakes_fail_at_setup() -> None:
         assert url_for("api.rollout") == "/rollout-token"
 
 
-def test_the_resolver_timeout_from_config_bounds_an_async_resolver() -> None:
-    async def slow() -> str:
-        await asyncio.sleep(5)
-        return "jo"
+async def slow_user() -> str:
+    await asyncio.sleep(0.3)
+    return "jo"
 
+
+@pytest.mark.parametrize(
+    ("environ_value", "config_value", "keyword", "status"),
+    [
+        ("0.05", None, "unset", 503),  # from the environment
+        (None, 0.05, "unset", 503),  # a number in app.config
+        ("0.05", "none", "unset", 200),  # app.config wins: no limit
+        (None, "none", 0.05, 503),  # the keyword wins
+        ("0.05", 0.05, None, 200),  # the keyword None: no limit
+    ],
+)
+def test_the_resolver_timeout_setting(
+    environ_value: str | None,
+    config_value: object,
+    keyword: object,
+    status: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if environ_value is not None:
+        monkeypatch.setenv("ROLLOUT_RESOLVER_TIMEOUT", environ_value)
     app = Flask(__name__)
     app.config.update(
-        ROLLOUT_CLIENT_ID=CLIENT_ID, ROLLOUT_CLIENT_SECRET=SECRET, ROLLOUT_RESOLVER_TIMEOUT="0.05"
+        ROLLOUT_CLIENT_ID=CLIENT_ID,
+        ROLLOUT_CLIENT_SECRET=SECRET,
+        ROLLOUT_RESOLVER_TIMEOUT=config_value,
     )
-    RolloutToken(app, resolve_user=slow)
+    options = {} if keyword == "unset" else {"resolver_timeout": keyword}
+    RolloutToken(app, resolve_user=slow_user, **options)
     answer = ValidatedClient(app).get("/rollout-token")
-    assert answer.status_code == 503
-    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.status_code == status
