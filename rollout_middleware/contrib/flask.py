@@ -19,19 +19,18 @@ the defaults. ``init_app`` validates them and raises
 :class:`~rollout_middleware.errors.ConfigurationError` when the app is set up, not at its first
 request.
 
-==========================  ======================  ===================================================
-``app.config`` / env key    keyword                 default
-==========================  ======================  ===================================================
-``ROLLOUT_CLIENT_ID``       ``client_id``           required (unless ``issuer``)
-``ROLLOUT_CLIENT_SECRET``   ``client_secret``       required (unless ``issuer``)
-``ROLLOUT_TOKEN_PATH``      ``path``                ``"/rollout-token"``
-``ROLLOUT_TOKEN_TTL``       ``ttl``                 ``900`` seconds
-``ROLLOUT_TOKEN_METHODS``   ``methods``             ``("GET",)`` (a string: ``"GET,POST"``)
-``ROLLOUT_ALLOWED_ORIGINS`` ``allowed_origins``     ``()`` (a string: comma-separated origins)
-``ROLLOUT_RESOLVER_TIMEOUT`` ``resolver_timeout``   ``10.0`` seconds, async resolvers only
-                                                    (``"none"``: no limit)
-``ROLLOUT_MAX_BODY_SIZE``   ``max_body_size``       ``65536`` bytes
-==========================  ======================  ===================================================
+==============================  ======================  ======================================
+``app.config`` / env key        keyword                 default
+==============================  ======================  ======================================
+``ROLLOUT_CLIENT_ID``           ``client_id``           required (unless ``issuer``)
+``ROLLOUT_CLIENT_SECRET``       ``client_secret``       required (unless ``issuer``)
+``ROLLOUT_TOKEN_PATH``          ``path``                ``"/rollout-token"``
+``ROLLOUT_TOKEN_TTL``           ``ttl``                 ``900`` seconds
+``ROLLOUT_TOKEN_METHODS``       ``methods``             ``("GET",)``; a string: ``"GET,POST"``
+``ROLLOUT_ALLOWED_ORIGINS``     ``allowed_origins``     ``()``; a string: comma-separated
+``ROLLOUT_RESOLVER_TIMEOUT``    ``resolver_timeout``    ``10.0`` s, async only; ``"none"``
+``ROLLOUT_MAX_BODY_SIZE``       ``max_body_size``       ``65536`` bytes
+==============================  ======================  ======================================
 
 The design: a URL rule, not a wrapper around ``app.wsgi_app``
 -------------------------------------------------------------
