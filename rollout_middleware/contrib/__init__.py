@@ -1,1 +1,1 @@
-"""Framework integrations."""
+"""Framework integrations: Django (``contrib.django``) and Flask (``contrib.flask``)."""
