@@ -31,6 +31,7 @@ __all__ = [
     "Options",
     "RequestInfo",
     "Settings",
+    "check_path",
     "is_async_callable",
 ]
 
@@ -87,7 +88,8 @@ def is_async_callable(obj: object) -> bool:
     return call is not None and not isinstance(obj, type) and iscoroutinefunction(call)
 
 
-def _check_path(path: object) -> str:
+def check_path(path: object) -> str:
+    """Return ``path`` if it can be a token path, else raise :class:`ConfigurationError`."""
     if not isinstance(path, str) or not path.startswith("/") or _BAD_PATH_CHARS.search(path):
         raise ConfigurationError(
             "path must be a str that starts with '/' and holds no whitespace, '?' or '#', "
@@ -239,7 +241,7 @@ class Settings:
             issuer=issuer,
             resolve_user=resolve_user,
             resolver_is_async=is_async_callable(resolve_user),
-            path=None if path is None else _check_path(path),
+            path=None if path is None else check_path(path),
             methods=_check_methods(methods),
             allowed_origins=_check_origins(allowed_origins),
             resolver_timeout=_check_timeout(resolver_timeout),

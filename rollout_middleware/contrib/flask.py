@@ -83,10 +83,10 @@ from ..config import (
     DEFAULT_METHODS,
     DEFAULT_PATH,
     DEFAULT_RESOLVER_TIMEOUT,
-    _check_path,
+    RequestInfo,
+    check_path,
     is_async_callable,
 )
-from ..decision import RequestInfo
 from ..errors import ConfigurationError
 from ..tokens import DEFAULT_TTL, TokenIssuer
 from ..wsgi import RolloutTokenWSGIEndpoint
@@ -255,7 +255,7 @@ class RolloutToken:
                     return parse(key, value)
             return default
 
-        path = _check_path(read("path", "ROLLOUT_TOKEN_PATH", DEFAULT_PATH))
+        path = check_path(read("path", "ROLLOUT_TOKEN_PATH", DEFAULT_PATH))
         options: dict[str, Any] = {
             "methods": read("methods", "ROLLOUT_TOKEN_METHODS", DEFAULT_METHODS, _names),
             "allowed_origins": read("allowed_origins", "ROLLOUT_ALLOWED_ORIGINS", (), _names),
