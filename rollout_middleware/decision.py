@@ -213,7 +213,12 @@ class TokenDecision:
     def answer(
         self, method: str, user_id: object, headers: Mapping[str, str]
     ) -> tuple[Answer, IssuedToken | None]:
-        """The answer for the user id the resolver returned, and the token it carries if any."""
+        """The answer for the user id the resolver returned, and the token it delivers if any.
+
+        A ``HEAD`` answer has the headers a ``GET`` would have (its ``Content-Length`` needs a real
+        token's length) but no body: the token it mints is delivered to nobody, so it is neither
+        logged nor returned for the ``on_issue`` hook.
+        """
         head = method == "HEAD"
         cors = self._cors(headers.get("origin")) if self.settings.allowed_origins else ()
         if user_id is None:
@@ -228,13 +233,15 @@ class TokenDecision:
             issued.expires_at,
             issued.expires_in,
         )
+        if head:
+            return Answer.make(200, self._json_prefix + cors, body, head=True), None
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
                 issued.subject,
                 issued.expires_at,
             )
-        return Answer.make(200, self._json_prefix + cors, body, head=head), issued
+        return Answer.make(200, self._json_prefix + cors, body), issued
 
     def resolver_failed(self, method: str, headers: Mapping[str, str]) -> Answer:
         """Log the resolver's exception (call it from the ``except`` block) and answer 500."""

@@ -422,3 +422,16 @@ def test_body_over_limit_is_413(shell: Shell) -> None:
     with shell.client(methods=("POST",), max_body_size=10) as client:
         assert client.post("/rollout-token", headers=ALICE, content=b"x" * 10).status_code == 200
         problem(client.post("/rollout-token", headers=ALICE, content=b"x" * 11), 413)
+
+
+def test_head_delivers_no_token_so_no_hook_and_no_log(
+    shell: Shell, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    caplog.set_level(logging.INFO, logger="rollout_middleware")
+    with shell.client(on_issue=lambda user_id, expires_at, info: seen.append(user_id)) as client:
+        assert client.head("/rollout-token", headers=ALICE).status_code == 200
+        assert seen == []
+        assert not [r for r in caplog.records if r.levelno == logging.INFO]
+        client.get("/rollout-token", headers=ALICE)
+    assert seen == ["alice"]
