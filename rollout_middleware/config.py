@@ -10,17 +10,20 @@ setting fails when the app starts, never at its first request.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+import anyio
 from asgiref.sync import iscoroutinefunction
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ResolverTimeoutError
 from .tokens import DEFAULT_TTL, TokenIssuer
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "Options",
     "RequestInfo",
     "Settings",
+    "await_within",
     "check_path",
     "is_async_callable",
 ]
@@ -86,6 +90,41 @@ def is_async_callable(obj: object) -> bool:
         return True
     call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method, not callable()
     return call is not None and not isinstance(obj, type) and iscoroutinefunction(call)
+
+
+#: ``asyncio.timeout`` (Python 3.11+) costs about a third of ``anyio.move_on_after`` on asyncio;
+#: other event loops (trio) and Python 3.10 use anyio's.
+_HAS_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop, such as trio
+        return False
+    return True
+
+
+async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:  # noqa: ASYNC109
+    """Await ``awaitable``, giving up after ``timeout`` seconds (``None``: no limit).
+
+    Raises :class:`~rollout_middleware.errors.ResolverTimeoutError` when the time is up; any
+    exception of the awaitable's own, ``TimeoutError`` included, propagates unchanged.
+    """
+    if timeout is None:
+        return await awaitable
+    if _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
+        deadline = asyncio.timeout(timeout)  # type: ignore[attr-defined,unused-ignore]
+        try:
+            async with deadline:
+                return await awaitable
+        except TimeoutError:
+            if deadline.expired():
+                raise ResolverTimeoutError(f"took longer than {timeout} seconds") from None
+            raise
+    with anyio.move_on_after(timeout):
+        return await awaitable
+    raise ResolverTimeoutError(f"took longer than {timeout} seconds")
 
 
 def check_path(path: object) -> str:

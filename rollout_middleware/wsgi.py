@@ -15,15 +15,15 @@ thread, which no WSGI middleware can interrupt.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
-from .config import DEFAULT_PATH, Options, RequestInfo, Settings
+from .config import DEFAULT_PATH, Options, RequestInfo, Settings, await_within
 from .decision import HEADER_NAMES, Answer, TokenDecision
+from .errors import ResolverTimeoutError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -47,7 +47,7 @@ def _as_sync(
         return async_to_sync(func)
 
     async def bounded(*args: Any) -> Any:
-        return await asyncio.wait_for(func(*args), timeout)
+        return await await_within(func(*args), timeout)
 
     return async_to_sync(bounded)
 
@@ -90,7 +90,7 @@ class _TokenWSGIApp:
         decision = self.decision
         try:
             user_id = self._resolve(environ)
-        except (TimeoutError, asyncio.TimeoutError):
+        except ResolverTimeoutError:
             return decision.resolver_timed_out(method, headers)
         except Exception:
             return decision.resolver_failed(method, headers)

@@ -435,3 +435,17 @@ def test_head_delivers_no_token_so_no_hook_and_no_log(
         assert not [r for r in caplog.records if r.levelno == logging.INFO]
         client.get("/rollout-token", headers=ALICE)
     assert seen == ["alice"]
+
+
+def test_resolvers_own_timeout_error_is_a_500_not_a_503(
+    shell: Shell, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def database_timeout(resolved: Any) -> Any:
+        raise TimeoutError("the database did not answer")
+
+    caplog.set_level(logging.ERROR, logger="rollout_middleware")
+    with shell.client(resolve=database_timeout, resolver_timeout=5) as client:
+        problem(client.get("/rollout-token"), 500)
+    [record] = caplog.records
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], TimeoutError)
