@@ -16,7 +16,8 @@ import math
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -110,10 +111,22 @@ async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
 
     Raises :class:`~rollout_middleware.errors.ResolverTimeoutError` when the time is up; any
     exception of the awaitable's own, ``TimeoutError`` included, propagates unchanged.
+
+    On asyncio a coroutine is first run by hand up to its first wait. Most resolvers (a session or
+    header lookup) finish there, and then no timer is armed at all: arming and cancelling one costs
+    more than the rest of the resolver. A coroutine that does wait goes on under
+    :func:`asyncio.timeout` (the part before its first wait is synchronous, which no timer could
+    interrupt anyway).
     """
     if timeout is None:
         return await awaitable
     if _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
+        if isinstance(awaitable, Coroutine):
+            try:
+                waiting_on = awaitable.send(None)
+            except StopIteration as done:
+                return done.value
+            awaitable = _resume(awaitable, waiting_on)
         deadline = asyncio.timeout(timeout)  # type: ignore[attr-defined,unused-ignore]
         try:
             async with deadline:
@@ -125,6 +138,31 @@ async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
     with anyio.move_on_after(timeout):
         return await awaitable
     raise ResolverTimeoutError(f"took longer than {timeout} seconds")
+
+
+@types.coroutine
+def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
+    """Go on with ``coroutine``, stepped once by hand and now waiting on ``waiting_on``.
+
+    What ``await`` does for a coroutine, from its second step on: what it waits on goes up to the
+    event loop's task, and what the task sends or throws back goes down into it.
+    """
+    while True:
+        try:
+            sent = yield waiting_on
+        except GeneratorExit:
+            coroutine.close()
+            raise
+        except BaseException as exc:  # cancellation included: the coroutine decides
+            try:
+                waiting_on = coroutine.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waiting_on = coroutine.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 def check_path(path: object) -> str:
