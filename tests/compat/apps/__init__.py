@@ -1,0 +1,5 @@
+"""Small apps for the compatibility tests, importable by servers as ``tests.compat.apps.NAME:app``.
+
+Each module has a ``create_app(**credentials)`` factory, and a module-level ``app`` built with the
+test credentials of :mod:`tests.support`.
+"""
