@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Protocol
+from wsgiref.validate import validator
 
+import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from tests.compat.apps import TEAPOT
 from tests.support import CLIENT_ID, IN_CI, SECRET, free_port, running_server, verify_token
 
 __all__ = [
     "CREDENTIALS",
     "Client",
+    "asgi_client",
+    "check_framework",
     "check_stack",
     "check_token",
     "free_port",
     "require_module",
     "running_server",
     "serve",
+    "wsgi_client",
 ]
 
 CREDENTIALS: dict[str, Any] = {"client_id": CLIENT_ID, "client_secret": SECRET}
@@ -84,10 +93,37 @@ def check_stack(
     assert echoed.text == "a body the app must still read"
 
 
-def serve(module: str, argv: list[str], port: int) -> Any:
-    """``running_server`` for ``python -m SERVER ... tests.compat.apps.MODULE:app``."""
+def serve(target: str, argv: list[str], port: int) -> Any:
+    """``running_server`` for ``python -m SERVER ... tests.compat.apps.TARGET`` (``module:attr``)."""
     return running_server(
-        [sys.executable, "-m", *argv, f"tests.compat.apps.{module}:app"],
+        [sys.executable, "-m", *argv, f"tests.compat.apps.{target}"],
         port,
         ready_path="/hello",
     )
+
+
+def check_framework(client: Client, *, lifespan: bool) -> None:
+    """The framework's own 404, its error handler (a 418 page), and its lifespan, still working."""
+    missing = client.get("/missing")
+    assert missing.status_code == 404
+    assert "rollout" not in missing.text.lower()
+    teapot = client.get("/teapot")
+    assert teapot.status_code == 418
+    assert teapot.text == TEAPOT
+    if lifespan:
+        assert client.get("/lifespan").json() == {"started": True}
+
+
+@contextlib.contextmanager
+def asgi_client(app: Any) -> Iterator[TestClient]:
+    """Starlette's TestClient: any ASGI app, in process, with its lifespan run around the block."""
+    with TestClient(app) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def wsgi_client(app: Any) -> Iterator[httpx.Client]:
+    """An httpx client calling a WSGI app in process, under ``wsgiref.validate.validator``."""
+    transport = httpx.WSGITransport(app=validator(app))
+    with httpx.Client(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -80,7 +80,7 @@ def test_asgi_server(modules: tuple[str, ...], server_argv: list[str], runs_life
         require_module(module)
     port = free_port()
     with (
-        serve("asgi_plain", argv_for(server_argv, port), port) as url,
+        serve("asgi_plain:app", argv_for(server_argv, port), port) as url,
         httpx.Client(base_url=url) as client,
     ):
         check_stack(client, hello=asgi_plain.HELLO)
@@ -96,7 +96,7 @@ def test_wsgi_server(modules: tuple[str, ...], server_argv: list[str]) -> None:
         require_module(module)
     port = free_port()
     with (
-        serve("wsgi_plain", argv_for(server_argv, port), port) as url,
+        serve("wsgi_plain:app", argv_for(server_argv, port), port) as url,
         httpx.Client(base_url=url) as client,
     ):
         check_stack(client, hello=wsgi_plain.HELLO)
