@@ -1,0 +1,95 @@
+"""Test sessions: ``nox -s tests`` (newest), ``oldest``, ``compat``, ``ci``; ``nox -l`` lists them.
+
+- ``tests-3.X``: the whole suite on the newest releases (``.[test,compat]``), one session per Python.
+- ``oldest``: the whole suite on Python 3.10 with starlette, PyJWT, asgiref, Django and Flask pinned
+  to the lower bounds that pyproject.toml declares (a constraints file generated from it, so the
+  pins follow the bounds).
+- ``compat``: the server and framework matrix (``tests/compat``), with ``CI=true`` so that nothing
+  may skip.
+- ``ci``: the light subset for every push: the suite without the ``slow`` tests (the server matrix).
+
+uv makes the environments when it is installed (``pip install nox uv``), else virtualenv.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+OLDEST_PYTHON = "3.10"
+#: The dependencies whose lower bounds the ``oldest`` session proves.
+PINNED = ("starlette", "PyJWT", "asgiref", "Django", "Flask")
+#: Test-only packages held at their own lower bound under ``oldest``: python-multipart's newer
+#: releases warn when an older Starlette imports it by its old name, and warnings are errors.
+PINNED_TEST_DEPS = ("python-multipart",)
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests-3.11"]
+# uv must use the interpreters on this machine, never download one.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+# pyenv installs every Python, but its shims only run the global one: let them run all of them.
+if shutil.which("pyenv") and "PYENV_VERSION" not in os.environ:
+    versions = sorted(p.name for p in (Path.home() / ".pyenv" / "versions").glob("3.*"))
+    default = (Path.home() / ".pyenv" / "version").read_text().split()
+    os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys([*default, *versions]))
+
+
+def lower_bounds() -> list[str]:
+    """``NAME==X`` for each pinned dependency, from its ``>=X`` in pyproject.toml."""
+    project = PYPROJECT["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    pins: dict[str, str] = {}
+    for requirement in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*>=\s*([^,;\s]+).*", requirement)
+        if match and match[1].lower() in {n.lower() for n in PINNED + PINNED_TEST_DEPS}:
+            pins.setdefault(match[1], f"{match[1]}=={match[3]}")
+    missing = {n.lower() for n in PINNED} - {n.lower() for n in pins}
+    if missing:
+        raise RuntimeError(f"no lower bound in pyproject.toml for {sorted(missing)}")
+    return sorted(pins.values(), key=str.lower)
+
+
+def pytest(session: nox.Session, *args: str) -> None:
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *args, *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole suite on the newest releases."""
+    session.install("-e", ".[test,compat]")
+    pytest(session, "tests")
+
+
+@nox.session(python=OLDEST_PYTHON)
+def oldest(session: nox.Session) -> None:
+    """The whole suite with the pinned dependencies at their lower bounds."""
+    constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
+    constraints.write_text("\n".join(lower_bounds()) + "\n")
+    session.log("pins: " + ", ".join(lower_bounds()))
+    session.install("-e", ".[test,compat]", "-c", str(constraints))
+    session.run("python", "-m", "pip", "list", silent=False, success_codes=[0, 1])
+    pytest(session, "tests")
+
+
+@nox.session
+def compat(session: nox.Session) -> None:
+    """The server and framework matrix; nothing may skip."""
+    session.install("-e", ".[test,compat]")
+    pytest(session, "tests/compat", "-v", env={"CI": "true"})
+
+
+@nox.session
+def ci(session: nox.Session) -> None:
+    """The light subset: everything but the ``slow`` server matrix."""
+    session.install("-e", ".[test,compat]")
+    pytest(session, "tests", "-m", "not slow")
