@@ -16,7 +16,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: nox itself runs there too
+    import tomli as tomllib  # type: ignore[no-redef]
 from pathlib import Path
 
 import nox
@@ -27,9 +31,10 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 OLDEST_PYTHON = "3.10"
 #: The dependencies whose lower bounds the ``oldest`` session proves.
 PINNED = ("starlette", "PyJWT", "asgiref", "Django", "Flask")
-#: Test-only packages held at their own lower bound under ``oldest``: python-multipart's newer
-#: releases warn when an older Starlette imports it by its old name, and warnings are errors.
-PINNED_TEST_DEPS = ("python-multipart",)
+#: Transitive pins the oldest Starlette needs: its TestClient imports the ``anyio.abc.BlockingPortal``
+#: alias that newer anyio deprecates (warnings are errors); 4.4.0 is the newest release without it
+#: that was tested with Starlette 0.37.
+EXTRA_PINS = ("anyio==4.4.0",)
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests-3.11"]
@@ -51,12 +56,12 @@ def lower_bounds() -> list[str]:
     pins: dict[str, str] = {}
     for requirement in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*>=\s*([^,;\s]+).*", requirement)
-        if match and match[1].lower() in {n.lower() for n in PINNED + PINNED_TEST_DEPS}:
+        if match and match[1].lower() in {n.lower() for n in PINNED}:
             pins.setdefault(match[1], f"{match[1]}=={match[3]}")
     missing = {n.lower() for n in PINNED} - {n.lower() for n in pins}
     if missing:
         raise RuntimeError(f"no lower bound in pyproject.toml for {sorted(missing)}")
-    return sorted(pins.values(), key=str.lower)
+    return sorted([*pins.values(), *EXTRA_PINS], key=str.lower)
 
 
 def pytest(session: nox.Session, *args: str) -> None:

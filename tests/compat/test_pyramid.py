@@ -18,8 +18,10 @@ from tests.compat.helpers import (
 )
 
 with warnings.catch_warnings():
-    # WebOb (Pyramid's request library) still imports the stdlib cgi module, deprecated in 3.11.
-    warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning)
+    # Importing Pyramid warns on current Pythons and setuptools, none of it about this package:
+    # WebOb imports the stdlib cgi module, and Pyramid imports pkg_resources.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
     require_module("pyramid")
     from tests.compat.apps import pyramid_app
 
