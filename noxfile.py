@@ -68,8 +68,10 @@ def lower_bounds() -> list[str]:
     return sorted([*pins.values(), *EXTRA_PINS], key=str.lower)
 
 
-def pytest(session: nox.Session, *args: str) -> None:
-    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *args, *session.posargs)
+def pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    session.run(
+        "python", "-m", "pytest", "-p", "no:cacheprovider", *args, *session.posargs, env=env
+    )
 
 
 @nox.session(python=PYTHONS)
