@@ -1,0 +1,111 @@
+"""Test sessions: ``nox -s tests`` (newest), ``oldest``, ``compat``, ``ci``; ``nox -l`` lists them.
+
+- ``tests-3.X``: the whole suite on the newest releases (``.[test,compat]``), one session per Python.
+- ``oldest``: the whole suite on Python 3.10 with starlette, PyJWT, asgiref, Django and Flask pinned
+  to the lower bounds that pyproject.toml declares (a constraints file generated from it, so the
+  pins follow the bounds).
+- ``compat``: the server and framework matrix (``tests/compat``), with ``CI=true`` so that nothing
+  may skip.
+- ``ci``: the light subset for every push: the suite without the ``slow`` tests (the server matrix).
+
+uv makes the environments when it is installed (``pip install nox uv``), else virtualenv.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: nox itself runs there too
+    import tomli as tomllib  # type: ignore[no-redef]
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+OLDEST_PYTHON = "3.10"
+#: The dependencies whose lower bounds the ``oldest`` session proves.
+PINNED = ("starlette", "PyJWT", "asgiref", "Django", "Flask")
+#: Transitive pins the oldest Starlette needs: its TestClient imports the ``anyio.abc.BlockingPortal``
+#: alias that newer anyio deprecates (warnings are errors); 4.4.0 is the newest release without it
+#: that was tested with Starlette 0.37.
+EXTRA_PINS = ("anyio==4.4.0",)
+
+#: Compat packages that cannot be installed with the oldest pins (their tests skip, with the reason,
+#: under ``oldest``): every Quart release needs a newer Flask/Werkzeug than Flask 2.3's.
+OLDEST_WITHOUT = ("quart",)
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests-3.11"]
+# uv must use the interpreters on this machine, never download one.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+# pyenv installs every Python, but its shims only run the global one: let them run all of them.
+if shutil.which("pyenv") and "PYENV_VERSION" not in os.environ:
+    versions = sorted(p.name for p in (Path.home() / ".pyenv" / "versions").glob("3.*"))
+    default = (Path.home() / ".pyenv" / "version").read_text().split()
+    os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys([*default, *versions]))
+
+
+def lower_bounds() -> list[str]:
+    """``NAME==X`` for each pinned dependency, from its ``>=X`` in pyproject.toml."""
+    project = PYPROJECT["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    pins: dict[str, str] = {}
+    for requirement in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*>=\s*([^,;\s]+).*", requirement)
+        if match and match[1].lower() in {n.lower() for n in PINNED}:
+            pins.setdefault(match[1], f"{match[1]}=={match[3]}")
+    missing = {n.lower() for n in PINNED} - {n.lower() for n in pins}
+    if missing:
+        raise RuntimeError(f"no lower bound in pyproject.toml for {sorted(missing)}")
+    return sorted([*pins.values(), *EXTRA_PINS], key=str.lower)
+
+
+def pytest(session: nox.Session, *args: str, env: dict[str, str] | None = None) -> None:
+    session.run(
+        "python", "-m", "pytest", "-p", "no:cacheprovider", *args, *session.posargs, env=env
+    )
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole suite on the newest releases."""
+    session.install("-e", ".[test,compat]")
+    pytest(session, "tests")
+
+
+@nox.session(python=OLDEST_PYTHON)
+def oldest(session: nox.Session) -> None:
+    """The whole suite with the pinned dependencies at their lower bounds."""
+    constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
+    constraints.write_text("\n".join(lower_bounds()) + "\n")
+    session.log("pins: " + ", ".join(lower_bounds()))
+    compat = [
+        requirement
+        for requirement in PYPROJECT["project"]["optional-dependencies"]["compat"]
+        if re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].lower() not in OLDEST_WITHOUT
+    ]
+    session.install("-e", ".[test]", *compat, "-c", str(constraints))
+    session.run("python", "-m", "pip", "list", silent=False, success_codes=[0, 1])
+    pytest(session, "tests", "-rs")
+
+
+@nox.session
+def compat(session: nox.Session) -> None:
+    """The server and framework matrix; nothing may skip."""
+    session.install("-e", ".[test,compat]")
+    pytest(session, "tests/compat", "-v", env={"CI": "true"})
+
+
+@nox.session
+def ci(session: nox.Session) -> None:
+    """The light subset: everything but the ``slow`` server matrix."""
+    session.install("-e", ".[test,compat]")
+    pytest(session, "tests", "-m", "not slow")
