@@ -319,7 +319,9 @@ def test_info_log_per_token_without_the_token(
     caplog.set_level(logging.INFO, logger="rollout_middleware")
     with shell.client() as client:
         token = client.get("/rollout-token", headers=ALICE).json()["token"]
-    [record] = [r for r in caplog.records if r.levelno == logging.INFO]
+    [record] = [
+        r for r in caplog.records if r.name == "rollout_middleware" and r.levelno == logging.INFO
+    ]
     assert "'alice'" in record.getMessage()
     assert token not in record.getMessage()
 
@@ -432,7 +434,11 @@ def test_head_delivers_no_token_so_no_hook_and_no_log(
     with shell.client(on_issue=lambda user_id, expires_at, info: seen.append(user_id)) as client:
         assert client.head("/rollout-token", headers=ALICE).status_code == 200
         assert seen == []
-        assert not [r for r in caplog.records if r.levelno == logging.INFO]
+        assert not [
+            r
+            for r in caplog.records
+            if r.name == "rollout_middleware" and r.levelno == logging.INFO
+        ]
         client.get("/rollout-token", headers=ALICE)
     assert seen == ["alice"]
 
@@ -446,6 +452,6 @@ def test_resolvers_own_timeout_error_is_a_500_not_a_503(
     caplog.set_level(logging.ERROR, logger="rollout_middleware")
     with shell.client(resolve=database_timeout, resolver_timeout=5) as client:
         problem(client.get("/rollout-token"), 500)
-    [record] = caplog.records
+    [record] = [r for r in caplog.records if r.name == "rollout_middleware"]
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], TimeoutError)
