@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from starlette.authentication import SimpleUser
 from starlette.types import Scope
 
 from .errors import ConfigurationError
@@ -52,6 +53,8 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
 
     Works with Starlette's ``AuthenticationMiddleware``. ``identity`` is Starlette's id of a user
     (``SimpleUser.identity`` is its user name); give your user class's id attribute if it differs.
+    Starlette releases before 1.7 leave ``SimpleUser.identity`` unimplemented: there its
+    ``username`` is used, as Starlette 1.7 does.
     """
 
     async def resolve(scope: Scope) -> Any:
@@ -63,6 +66,8 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
         user = scope["user"]
         if not getattr(user, "is_authenticated", False):
             return None
+        if attribute == "identity" and type(user) is SimpleUser:
+            return user.username  # what SimpleUser.identity is, where Starlette implements it
         return getattr(user, attribute)
 
     return resolve

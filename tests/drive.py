@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import WSGIWarning, validator
 
-import httpx2
+try:
+    import httpx2
+except ModuleNotFoundError:  # Python 3.10: httpx2 needs 3.11+, Starlette falls back to httpx
+    import httpx as httpx2
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 

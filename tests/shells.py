@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.util import shift_path_info
 from wsgiref.validate import validator
 
-import httpx2
+try:
+    import httpx2
+except ModuleNotFoundError:  # Python 3.10: httpx2 needs 3.11+, Starlette falls back to httpx
+    import httpx as httpx2
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient

@@ -41,7 +41,8 @@ def pyjwt_accepts(secret: str | bytes) -> bool:
 def reference(client_id: str, subject: str, iat: int, ttl: int, secret: str | bytes) -> str:
     """Rollout's guide with PyJWT: ``jwt.encode`` of iss, sub, iat, exp, in that order."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)  # short random secrets
+        if hasattr(jwt, "InsecureKeyLengthWarning"):  # PyJWT 2.11+: short random secrets
+            warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
         return jwt.encode(
             {"iss": client_id, "sub": subject, "iat": iat, "exp": iat + ttl},
             secret,

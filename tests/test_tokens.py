@@ -22,7 +22,8 @@ def issuer(**kwargs: object) -> TokenIssuer:
 
 def reference(sub: str, secret: str | bytes = SECRET, iat: int = int(NOW), ttl: int = 900) -> str:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        if hasattr(jwt, "InsecureKeyLengthWarning"):  # PyJWT 2.11+: short random secrets
+            warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
         return jwt.encode(
             {"iss": CLIENT_ID, "sub": sub, "iat": iat, "exp": iat + ttl}, secret, algorithm="HS512"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from starlette.testclient import TestClient
@@ -29,7 +31,15 @@ def test_asgi_in_process() -> None:
     check_stack(TestClient(app), hello=falcon_app.HELLO)
     check_framework(TestClient(app), lifespan=False)
     # ... and the lifespan through Falcon's own simulator, which runs it around each request.
-    result = falcon.testing.TestClient(app).simulate_get("/lifespan")
+    # On Python 3.10 (no asyncio.Runner) Falcon runs it on the thread's current event loop and
+    # never closes it; give it one that this test closes (else a ResourceWarning fails a later test).
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        result = falcon.testing.TestClient(app).simulate_get("/lifespan")
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     assert result.json == {"started": True}
 
 
