@@ -135,7 +135,6 @@ class TokenDecision:
         "_413",
         "_500",
         "_503",
-        "_json_prefix",
         "_preflight",
         "allow",
         "issuer",
@@ -162,7 +161,6 @@ class TokenDecision:
             ("Access-Control-Allow-Methods", token_methods),
             ("Access-Control-Max-Age", _PREFLIGHT_MAX_AGE),
         )
-        self._json_prefix = _JSON
 
     def owns(self, path: str, mount: str = "") -> bool:
         """Whether ``path`` is the token path: an exact match, relative to the mount point.
@@ -234,14 +232,14 @@ class TokenDecision:
             issued.expires_in,
         )
         if head:
-            return Answer.make(200, self._json_prefix + cors, body, head=True), None
+            return Answer.make(200, _JSON + cors, body, head=True), None
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
                 issued.subject,
                 issued.expires_at,
             )
-        return Answer.make(200, self._json_prefix + cors, body), issued
+        return Answer.make(200, _JSON + cors, body), issued
 
     def resolver_failed(self, method: str, headers: Mapping[str, str]) -> Answer:
         """Log the resolver's exception (call it from the ``except`` block) and answer 500."""

@@ -87,25 +87,45 @@ class _TokenWSGIApp:
     def _answer_user(
         self, environ: WSGIEnvironment, method: str, headers: dict[str, str]
     ) -> Answer:
-        decision = self.decision
-        try:
-            user_id = self._resolve(environ)
-        except ResolverTimeoutError:
-            return decision.resolver_timed_out(method, headers)
-        except Exception:
-            return decision.resolver_failed(method, headers)
-        answer, issued = decision.answer(method, user_id, headers)
-        if issued is not None and self._on_issue is not None:
-            info: RequestInfo = {
+        return answer_user_sync(
+            self.decision,
+            method,
+            headers,
+            lambda: self._resolve(environ),
+            self._on_issue,
+            lambda: {
                 "method": method,
                 "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
                 "client": environ.get("REMOTE_ADDR") or None,
-            }
-            try:
-                self._on_issue(issued.subject, issued.expires_at, info)
-            except Exception:
-                decision.hook_failed()
-        return answer
+            },
+        )
+
+
+def answer_user_sync(
+    decision: TokenDecision,
+    method: str,
+    headers: dict[str, str],
+    resolve: Callable[[], Any],
+    on_issue: Callable[[str, int, RequestInfo], Any] | None,
+    request_info: Callable[[], RequestInfo],
+) -> Answer:
+    """Resolve the user on this thread, answer, and report a delivered token to ``on_issue``.
+
+    The sync half of every shell that runs on a request thread: the WSGI shell and the Django view.
+    """
+    try:
+        user_id = resolve()
+    except ResolverTimeoutError:
+        return decision.resolver_timed_out(method, headers)
+    except Exception:
+        return decision.resolver_failed(method, headers)
+    answer, issued = decision.answer(method, user_id, headers)
+    if issued is not None and on_issue is not None:
+        try:
+            on_issue(issued.subject, issued.expires_at, request_info())
+        except Exception:
+            decision.hook_failed()
+    return answer
 
 
 def _drain(environ: WSGIEnvironment, limit: int) -> bool:

@@ -61,7 +61,7 @@ from ..config import (
 from ..decision import HEADER_NAMES, Answer, RequestInfo, TokenDecision
 from ..errors import ConfigurationError
 from ..tokens import CLIENT_ID_ENV, CLIENT_SECRET_ENV, DEFAULT_TTL, TokenIssuer
-from ..wsgi import RolloutTokenWSGIMiddleware
+from ..wsgi import RolloutTokenWSGIMiddleware, answer_user_sync
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -354,23 +354,18 @@ class RolloutTokenView:
         return _response(answer)
 
     def _answer_user(self, request: HttpRequest, method: str, headers: dict[str, str]) -> Answer:
-        decision = self.decision
-        try:
-            user_id = user_id_of(request.user)
-        except Exception:
-            return decision.resolver_failed(method, headers)
-        answer, issued = decision.answer(method, user_id, headers)
-        if issued is not None and self._on_issue is not None:
-            info: RequestInfo = {
+        return answer_user_sync(
+            self.decision,
+            method,
+            headers,
+            lambda: user_id_of(request.user),
+            self._on_issue,
+            lambda: {
                 "method": method,
                 "path": request.path,
                 "client": request.META.get("REMOTE_ADDR") or None,
-            }
-            try:
-                self._on_issue(issued.subject, issued.expires_at, info)
-            except Exception:
-                decision.hook_failed()
-        return answer
+            },
+        )
 
 
 @functools.cache
