@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,13 @@ import pytest
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import OctKey
 
-ROOT = Path(__file__).resolve().parent.parent
+#: This test suite's own directory, the package ``tests``.
+TESTS = Path(__file__).resolve().parent
+#: The tree the tests came in (a checkout or an unpacked sdist): its examples, docs and benchmarks.
+#: Never put on a path: under it lies the package's source, and the tests test the installed package.
+ROOT = TESTS.parent
+#: Set by CI when the suite runs against an installed wheel rather than a developer's checkout.
+INSTALLED = os.environ.get("ROLLOUT_TEST_INSTALLED", "") == "1"
 CLIENT_ID = "test-client"
 #: 64 bytes: long enough that PyJWT's key-length recommendation is met.
 SECRET = "s3cr3t-" + "x" * 57
@@ -65,6 +75,66 @@ def require_executable(name: str, why: str) -> str:
     return path
 
 
+@functools.cache
+def suite_only_dir() -> Path:
+    """A fresh directory holding nothing but ``tests``, a link to this test suite.
+
+    It is the working directory and the ``PYTHONPATH`` of the Python processes the tests start, so
+    that they import ``tests.apps...`` and ``tests.django_project...`` while ``rollout_middleware``
+    comes from wherever it is installed (site-packages, or the developer's editable install), never
+    from the package source that lies beside ``tests`` in a checkout or an sdist.
+    """
+    path = Path(tempfile.mkdtemp(prefix="rollout-tests-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    (path / "tests").symlink_to(TESTS, target_is_directory=True)
+    return path
+
+
+def subprocess_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a Python process the tests start: ours, ``env``, and ``tests`` importable
+    through :func:`suite_only_dir` (ahead of any ``PYTHONPATH`` of the caller's)."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(suite_only_dir()), full_env.get("PYTHONPATH", "")) if p
+    )
+    return full_env
+
+
+def npm_ci(
+    directory: Path, why: str, *, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> None:
+    """``npm ci`` in ``directory`` (its package-lock.json), for a test that needs it.
+
+    Without npm the test skips (fails in CI), as :func:`require_executable` says. When ``npm ci``
+    fails, most often because no npm registry can be reached (an offline build), the test skips
+    with npm's last words as the reason; in CI that skip fails the run (``tests/conftest.py``).
+    """
+    npm = require_executable("npm", why)
+    argv = [npm, "ci", "--no-audit", "--no-fund"]
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=directory,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm ci in {directory} took over {timeout:.0f} s (no npm registry?): {why}")
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        said = " | ".join(
+            [line for line in lines if re.match(r"npm error (code |\w*Error: )", line)][:2]
+            or lines[-3:]
+        )
+        pytest.skip(
+            f"npm ci failed in {directory} (exit {done.returncode}; is an npm registry reachable?)"
+            f": {why}. npm said: {said}"
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,23 +148,20 @@ def running_server(
     port: int,
     *,
     env: dict[str, str] | None = None,
-    cwd: Path = ROOT,
+    cwd: Path | None = None,
     ready_path: str = "/",
     timeout: float = 30.0,
 ) -> Iterator[str]:
     """Run ``argv`` (a server bound to 127.0.0.1:``port``) until the block ends; yield its URL.
 
-    The server runs in its own process group, and the whole group is stopped afterwards, so no
-    worker is left behind. Its output is shown if it fails to start.
+    The server runs in ``cwd`` (by default :func:`suite_only_dir`) with :func:`subprocess_env`, in
+    its own process group, and the whole group is stopped afterwards, so no worker is left behind.
+    Its output is shown if it fails to start.
     """
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), full_env.get("PYTHONPATH", "")) if p
-    )
     proc = subprocess.Popen(
         list(argv),
-        cwd=cwd,
-        env=full_env,
+        cwd=suite_only_dir() if cwd is None else cwd,
+        env=subprocess_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rollout_middleware.cli import main
 from rollout_middleware.tokens import RECOMMENDED_SECRET_BYTES, TokenIssuer
-from tests.support import CLIENT_ID, ROOT, SECRET, b64url_decode, verify_token
+from tests.support import CLIENT_ID, SECRET, b64url_decode, suite_only_dir, verify_token
 
 SCRIPT = Path(sys.executable).with_name("rollout-token")
 OTHER_SECRET = "another-secret-" + "y" * 49  # 64 bytes, so PyJWT does not warn
@@ -71,7 +71,7 @@ def run(
             capture_output=True,
             text=True,
             timeout=60,
-            cwd=ROOT,
+            cwd=suite_only_dir(),
             check=False,
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)

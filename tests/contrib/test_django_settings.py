@@ -21,7 +21,7 @@ from tests.django_project.testing import (
     new_password,
     send,
 )
-from tests.support import CLIENT_ID, PYTHON, ROOT, SECRET, verify_token
+from tests.support import CLIENT_ID, PYTHON, SECRET, suite_only_dir, verify_token
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -69,7 +69,12 @@ def test_importing_the_module_reads_no_settings() -> None:
         "assert not settings.configured, 'settings were read at import time'\n"
     )
     done = subprocess.run(
-        [PYTHON, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [PYTHON, "-c", code],
+        cwd=suite_only_dir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -32,7 +33,7 @@ from wsgiref.validate import validator
 
 import httpx
 
-from tests.support import PYTHON, ROOT
+from tests.support import PYTHON, subprocess_env, suite_only_dir
 
 DB_ENV = "ROLLOUT_DJANGO_TEST_DB"
 SETTINGS = "tests.django_project.settings"
@@ -76,16 +77,16 @@ def server_env(db_path: Path, settings_module: str = SETTINGS) -> dict[str, str]
     return {DB_ENV: str(db_path), "DJANGO_SETTINGS_MODULE": settings_module}
 
 
-def run_django(code: str, env: Mapping[str, str], cwd: Path = ROOT) -> str:
+def run_django(code: str, env: Mapping[str, str], cwd: Path | None = None) -> str:
     """Run ``code`` in a fresh Python process after ``django.setup()``; return what it prints.
 
-    The process runs in ``cwd`` (on its ``sys.path``) with the repository on ``PYTHONPATH``.
+    The process runs in ``cwd`` (on its ``sys.path``; by default :func:`tests.support.suite_only_dir`) with
+    ``tests`` importable, and the installed ``rollout_middleware``.
     """
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     done = subprocess.run(
         [PYTHON, "-c", "import django\ndjango.setup()\n" + code],
-        cwd=cwd,
-        env=full_env,
+        cwd=suite_only_dir() if cwd is None else cwd,
+        env=subprocess_env(env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,7 +109,8 @@ def uuid_database_with_user(username: str, password: str) -> tuple[Path, str]:
         " email='a@example.com', verbosity=0)\n",
         env,
     )
-    with sqlite3.connect(db_path) as db:
+    # sqlite3's ``with`` only commits: ``closing`` closes, or Python 3.13 warns (ResourceWarning).
+    with contextlib.closing(sqlite3.connect(db_path)) as db:
         row = db.execute("SELECT id FROM accounts_user WHERE username = ?", (username,)).fetchone()
     return db_path, str(uuid.UUID(row[0]))
 
