@@ -13,7 +13,7 @@ import pytest
 
 from rollout_middleware import TokenIssuer
 
-from .support import require_executable
+from .support import npm_ci, require_executable
 
 pytestmark = pytest.mark.node
 NODE_DIR = Path(__file__).parent / "node"
@@ -22,9 +22,8 @@ NODE_DIR = Path(__file__).parent / "node"
 @pytest.fixture(scope="module")
 def node() -> str:
     node = require_executable("node", "the byte-identity test runs Rollout's Node generateToken")
-    npm = require_executable("npm", "it installs jsonwebtoken from package-lock.json")
     if not (NODE_DIR / "node_modules" / "jsonwebtoken").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+        npm_ci(NODE_DIR, "the byte-identity test installs jsonwebtoken from package-lock.json")
     return node
 
 

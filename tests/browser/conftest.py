@@ -19,6 +19,7 @@ from tests.support import (
     ROOT,
     SECRET,
     free_port,
+    npm_ci,
     require_executable,
     running_server,
 )
@@ -63,12 +64,16 @@ def _newest_source(directory: Path) -> float:
 
 @pytest.fixture(scope="session")
 def react_bundle() -> Path:
-    """``examples/react-link/dist``, installed with ``npm ci`` and built if missing or stale."""
+    """``examples/react-link/dist``, installed with ``npm ci`` and built if missing or stale.
+
+    Offline (``npm ci`` fails), the tests that need it skip, with the reason.
+    """
     require_executable("node", "the React example is built with esbuild on Node.js")
-    npm = require_executable("npm", "the React example installs @rollout/link-react with npm")
+    why = "the React example installs @rollout/link-react with npm"
+    npm = require_executable("npm", why)
     dist = REACT_DIR / "dist"
     if not (REACT_DIR / "node_modules" / "@rollout" / "link-react").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=REACT_DIR, check=True)
+        npm_ci(REACT_DIR, why)
     bundle = dist / "app.js"
     if not bundle.is_file() or bundle.stat().st_mtime < _newest_source(REACT_DIR):
         subprocess.run([npm, "run", "build"], cwd=REACT_DIR, check=True)
