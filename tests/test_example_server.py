@@ -155,9 +155,14 @@ def test_pages_carry_the_api_base_url_and_never_the_secret(browser_like: httpx.C
     page = browser_like.get("/")
     assert page.status_code == 200
     assert '"apiBaseUrl": "/rollout-api"' in page.text
-    assert 'fetch("/rollout-token")' in page.text
+    assert '<script src="/static/plain.js"></script>' in page.text
+    assert '<link rel="stylesheet" href="/static/demo.css">' in page.text
     assert SECRET not in page.text
     assert "Demo mode" not in page.text  # real (test) credentials were given
+    script = browser_like.get("/static/plain.js")
+    assert script.status_code == 200
+    assert 'fetch("/rollout-token")' in script.text
+    assert browser_like.get("/static/demo.css").headers["content-type"].startswith("text/css")
 
 
 @pytest.mark.slow
