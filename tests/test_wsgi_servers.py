@@ -17,6 +17,7 @@ import pytest
 from .support import (
     CLIENT_ID,
     PYTHON,
+    ROOT,
     SECRET,
     b64url_decode,
     free_port,
@@ -132,7 +133,7 @@ def test_concurrent_requests_each_get_their_own_users_token(server: str) -> None
 
 def test_the_plain_wsgi_example_in_wsgiref() -> None:
     port = free_port()
-    argv = [PYTHON, *STRICT, "examples/wsgi_server.py", "--port", str(port)]
+    argv = [PYTHON, *STRICT, str(ROOT / "examples" / "wsgi_server.py"), "--port", str(port)]
     with (
         running_server(argv, port, env=CREDENTIALS) as url,
         httpx.Client(base_url=url, follow_redirects=True) as client,
@@ -149,7 +150,7 @@ def test_the_plain_wsgi_example_in_wsgiref() -> None:
 
 def test_the_example_runs_with_demo_credentials() -> None:
     port = free_port()
-    argv = [PYTHON, "examples/wsgi_server.py", "--port", str(port)]
+    argv = [PYTHON, str(ROOT / "examples" / "wsgi_server.py"), "--port", str(port)]
     env = {"ROLLOUT_CLIENT_ID": "", "ROLLOUT_CLIENT_SECRET": ""}
     with running_server(argv, port, env=env) as url, httpx.Client(base_url=url) as client:
         client.post("/login", data={"username": "alice"})

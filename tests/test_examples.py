@@ -1,0 +1,81 @@
+"""The small copyable examples (``examples/*_app.py``), each run as its own server on 127.0.0.1.
+
+Each is started exactly as its docstring says (``python examples/NAME.py --port N`` with the two
+credentials in the environment), and every token it serves is checked with PyJWT as a user of the
+example would, and independently by :func:`tests.support.verify_token`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+import jwt
+import pytest
+
+from .support import CLIENT_ID, PYTHON, ROOT, SECRET, free_port, running_server, verify_token
+
+pytestmark = pytest.mark.server
+
+CREDENTIALS = {"ROLLOUT_CLIENT_ID": CLIENT_ID, "ROLLOUT_CLIENT_SECRET": SECRET}
+MAX_LINES = 80
+
+
+@contextlib.contextmanager
+def example(name: str, env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    port = free_port()
+    argv = [PYTHON, str(ROOT / "examples" / f"{name}.py"), "--port", str(port)]
+    with (
+        running_server(argv, port, env=CREDENTIALS if env is None else env) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        yield client
+
+
+def decoded(response: httpx.Response) -> dict[str, object]:
+    assert response.status_code == 200, response.text
+    token = response.json()["token"]
+    claims: dict[str, object] = jwt.decode(token, SECRET, algorithms=["HS512"], issuer=CLIENT_ID)
+    assert claims == verify_token(token)
+    return claims
+
+
+@pytest.mark.parametrize("name", ["starlette_app", "flask_app"])
+def test_session_login_examples_serve_the_logged_in_user(name: str) -> None:
+    with example(name) as client:
+        assert client.get("/rollout-token").status_code == 401
+        assert client.post("/login", data={"user_id": ""}).status_code == 400
+        assert client.post("/login", data={"user_id": "ada"}).status_code == 303
+        assert client.get("/").text == "Logged in as ada"
+        assert decoded(client.get("/rollout-token"))["sub"] == "ada"
+        client.post("/logout")
+        assert client.get("/rollout-token").status_code == 401
+        client.post("/login", data={"user_id": "grace"})
+        assert decoded(client.get("/rollout-token"))["sub"] == "grace"
+
+
+def test_wsgi_example_serves_the_user_the_proxy_names() -> None:
+    with example("wsgi_app") as client:
+        assert client.get("/rollout-token").status_code == 401
+        headers = {"X-Auth-User": "ada"}
+        assert decoded(client.get("/rollout-token", headers=headers))["sub"] == "ada"
+        page = client.get("/", headers=headers)
+        assert page.status_code == 200
+        assert page.text.startswith("Hello, ada.")
+
+
+@pytest.mark.parametrize("name", ["flask_app", "wsgi_app"])
+def test_examples_refuse_to_start_without_credentials(name: str) -> None:
+    no_credentials = {"ROLLOUT_CLIENT_ID": "", "ROLLOUT_CLIENT_SECRET": ""}
+    with (
+        pytest.raises(RuntimeError, match=r"server exited(.|\n)*ROLLOUT_CLIENT_ID"),
+        example(name, env=no_credentials),
+    ):
+        pytest.fail("the example started without credentials")
+
+
+@pytest.mark.parametrize("name", ["starlette_app", "flask_app", "wsgi_app"])
+def test_examples_are_small_enough_to_copy(name: str) -> None:
+    lines = (ROOT / "examples" / f"{name}.py").read_text().splitlines()
+    assert len(lines) <= MAX_LINES
