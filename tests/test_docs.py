@@ -35,9 +35,9 @@ def test_readme_links_to_the_docs_site_name_its_pages() -> None:
     linked = [t for t in LINK.findall(README) if t.startswith(DOCS_SITE)]
     assert len(linked) >= 10
     for target in linked:
-        match = re.fullmatch(re.escape(DOCS_SITE) + r"([a-z0-9_-]+)/", target)
+        match = re.fullmatch(re.escape(DOCS_SITE) + r"(?:([a-z0-9_-]+)/)?", target)
         assert match, f"{target} is not a page URL of the docs site"
-        page = match[1] + ".md"
+        page = (match[1] or "index") + ".md"
         assert page in pages, f"{target}: no {page} in mkdocs.yml's nav"
         assert (ROOT / "docs" / page).is_file()
 
