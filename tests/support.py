@@ -107,7 +107,7 @@ def npm_ci(
 
     Without npm the test skips (fails in CI), as :func:`require_executable` says. When ``npm ci``
     fails, most often because no npm registry can be reached (an offline build), the test skips
-    with npm's last words as the reason; in CI that skip fails the run (``tests/conftest.py``).
+    with npm's error as the reason; in CI that skip fails the run (``tests/conftest.py``).
     """
     npm = require_executable("npm", why)
     argv = [npm, "ci", "--no-audit", "--no-fund"]
