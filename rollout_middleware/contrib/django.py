@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.exceptions import ImproperlyConfigured
@@ -56,12 +56,11 @@ from ..config import (
     DEFAULT_PATH,
     DEFAULT_RESOLVER_TIMEOUT,
     Settings,
-    is_async_callable,
 )
-from ..decision import HEADER_NAMES, Answer, RequestInfo, TokenDecision
+from ..decision import Answer, RequestInfo, TokenDecision, request_headers
 from ..errors import ConfigurationError
 from ..tokens import CLIENT_ID_ENV, CLIENT_SECRET_ENV, DEFAULT_TTL, TokenIssuer
-from ..wsgi import RolloutTokenWSGIMiddleware, answer_user_sync
+from ..wsgi import RolloutTokenWSGIMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -134,11 +133,11 @@ def rollout_options() -> RolloutOptions:
     with _setting("ROLLOUT_TOKEN_PATH"):
         if not isinstance(token_path, str):
             raise ConfigurationError(f"path must be a str, got {token_path!r}")
-        Settings.build(resolve_user=user_id_of, issuer=issuer, path=token_path)
+        Settings.build(issuer=issuer, path=token_path)
     with _setting("ROLLOUT_TOKEN_METHODS"):
-        Settings.build(resolve_user=user_id_of, issuer=issuer, methods=methods)
+        Settings.build(issuer=issuer, methods=methods)
     with _setting("ROLLOUT_ALLOWED_ORIGINS"):
-        Settings.build(resolve_user=user_id_of, issuer=issuer, allowed_origins=origins)
+        Settings.build(issuer=issuer, allowed_origins=origins)
     return {
         "issuer": issuer,
         "path": token_path,
@@ -312,28 +311,20 @@ class RolloutTokenView:
     token, as every POST to a Django view does.
     """
 
-    __slots__ = ("_on_issue", "decision")
+    __slots__ = ("decision",)
 
     def __init__(
         self, *, on_issue: OnIssue | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE
     ) -> None:
         options = rollout_options()
         with _setting("RolloutTokenView"):
-            config = Settings.build(
-                resolve_user=user_id_of,
-                path=None,
+            self.decision = TokenDecision.build(
                 issuer=options["issuer"],
                 methods=options["methods"],
                 allowed_origins=options["allowed_origins"],
                 on_issue=on_issue,
                 max_body_size=max_body_size,
             )
-        self.decision = TokenDecision(config)
-        self._on_issue: OnIssue | None = (
-            async_to_sync(on_issue)
-            if on_issue is not None and is_async_callable(on_issue)
-            else on_issue
-        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -341,31 +332,25 @@ class RolloutTokenView:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         decision = self.decision
         method = request.method or "GET"
-        headers = {name: request.headers[name] for name in HEADER_NAMES if name in request.headers}
-        answer = decision.precheck(method, headers)
-        if (
-            answer is None
-            and decision.wants_body(method)
-            and _content_length(request) > decision.settings.max_body_size
-        ):
-            answer = decision.body_too_large(method, headers)
+        headers = request_headers(request.headers.get)
+        answer = decision.precheck(method, headers, _content_length(request))
         if answer is None:
-            answer = self._answer_user(request, method, headers)
+            try:
+                user_id = user_id_of(request.user)
+            except Exception:
+                answer = decision.resolver_failed(method, headers)
+            else:
+                answer = decision.respond(
+                    method,
+                    user_id,
+                    headers,
+                    {
+                        "method": method,
+                        "path": request.path,
+                        "client": request.META.get("REMOTE_ADDR") or None,
+                    },
+                )
         return _response(answer)
-
-    def _answer_user(self, request: HttpRequest, method: str, headers: dict[str, str]) -> Answer:
-        return answer_user_sync(
-            self.decision,
-            method,
-            headers,
-            lambda: user_id_of(request.user),
-            self._on_issue,
-            lambda: {
-                "method": method,
-                "path": request.path,
-                "client": request.META.get("REMOTE_ADDR") or None,
-            },
-        )
 
 
 @functools.cache
