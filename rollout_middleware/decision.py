@@ -214,6 +214,15 @@ class TokenDecision:
             path = path[len(mount) :]
         return path == self.settings.path
 
+    def cors_headers(self, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The CORS headers for the request's ``Origin``: none unless it is in ``allowed_origins``.
+
+        Every :class:`Answer` of the decision carries them already. An adapter adds them only to
+        an answer its framework renders itself (FastAPI's rendering of an ``HTTPException`` that
+        the user dependency raised), so a front end on an allowed origin can read that answer too.
+        """
+        return self._cors(headers.get("origin")) if self.settings.allowed_origins else ()
+
     def _cors(self, origin: str | None) -> tuple[tuple[str, str], ...]:
         if origin is None or origin.lower() not in self.settings.allowed_origins:
             return ()
