@@ -165,6 +165,37 @@ def test_the_apps_xsrf_check_applies_to_post() -> None:
     assert verify_token(response.json()["token"])["sub"] == "ada"
 
 
+@pytest.mark.server
+def test_xsrf_cookies_leave_get_alone() -> None:
+    with serve(rollout_token_handler(BaseHandler, **CREDENTIALS), xsrf_cookies=True) as client:
+        client.cookies.set("_xsrf", "v")
+        assert client.post("/login/ada", headers={"x-xsrftoken": "v"}).status_code == 200
+        response = client.get("/rollout-token")
+    assert response.status_code == 200
+    assert verify_token(response.json()["token"])["sub"] == "ada"
+
+
+@pytest.mark.server
+def test_early_answers_come_before_prepare_and_current_user() -> None:
+    calls: list[str] = []
+
+    class Recording(BaseHandler):
+        def prepare(self) -> None:
+            calls.append("prepare")
+
+        def get_current_user(self) -> str:
+            calls.append("get_current_user")
+            return "ada"
+
+    with serve(rollout_token_handler(Recording, **CREDENTIALS)) as client:
+        cross_site = client.get("/rollout-token", headers={"sec-fetch-site": "cross-site"})
+        not_allowed = client.delete("/rollout-token")
+        assert calls == []
+        assert client.get("/rollout-token").status_code == 200
+    assert (cross_site.status_code, not_allowed.status_code) == (403, 405)
+    assert calls == ["prepare", "get_current_user"]
+
+
 def test_the_class_is_a_subclass_of_the_apps_base() -> None:
     handler = rollout_token_handler(BaseHandler, **CREDENTIALS)
     assert issubclass(handler, BaseHandler)
