@@ -17,7 +17,6 @@ from .equivalence import ADAPTERS, iter_names
 from .equivalence.shells import REFERENCE
 from .support import CLIENT_ID, SECRET, verify_token
 
-NOW = int(time.time())  # fixed for the run, so both sides mint the same token
 ORIGIN = "https://app.example.com"
 
 #: (name, options, method, headers, body)
@@ -92,17 +91,22 @@ CASES: list[tuple[str, dict[str, Any], str, dict[str, str], bytes]] = [
 ]
 
 
-def _issuer() -> TokenIssuer:
-    return TokenIssuer(CLIENT_ID, SECRET, clock=lambda: NOW)
+def _issuer(now: int) -> TokenIssuer:
+    return TokenIssuer(CLIENT_ID, SECRET, clock=lambda: now)
 
 
 def _answer(
-    adapter_name: str, options: dict[str, Any], method: str, headers: dict[str, str], body: bytes
+    adapter_name: str,
+    now: int,
+    options: dict[str, Any],
+    method: str,
+    headers: dict[str, str],
+    body: bytes,
 ) -> tuple[Any, list[tuple[Any, ...]]]:
     adapter = ADAPTERS[adapter_name]
     issued: list[tuple[Any, ...]] = []
     with adapter.factory(
-        issuer=_issuer(), on_issue=lambda *args: issued.append(args), **options
+        issuer=_issuer(now), on_issue=lambda *args: issued.append(args), **options
     ) as client:
         response = client.request(method, "/rollout-token", headers=headers, content=body)
     return response, issued
@@ -126,9 +130,10 @@ def test_same_answer_as_the_asgi_middleware(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="rollout_middleware")
-    expected, expected_issued = _answer(REFERENCE.name, options, method, headers, body)
+    now = int(time.time())  # one clock for both sides, so both mint the same token
+    expected, expected_issued = _answer(REFERENCE.name, now, options, method, headers, body)
     caplog.clear()
-    got, issued = _answer(adapter_name, options, method, headers, body)
+    got, issued = _answer(adapter_name, now, options, method, headers, body)
     assert got.status_code == expected.status_code
     ignore = ADAPTERS[adapter_name].extra_headers
     assert _ours(got, ignore) == _ours(expected, REFERENCE.extra_headers)
