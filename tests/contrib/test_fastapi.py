@@ -803,11 +803,12 @@ def unsupported(value: Annotated[Unsupported, Header()]) -> str:
         (from_the_query, "parameter 'user' from the query string"),
         (lambda environ: None, "looks like a resolve_user for RolloutTokenMiddleware"),
         (unsupported, "user_id unsupported: FastAPI cannot use it as a dependency"),
+        (str, "user_id str: FastAPI cannot use it as a dependency"),
     ],
     ids=[
         "none", "str", "oauth2-scheme", "http-bearer", "security-scheme-in-Security",
         "empty-Depends", "resolver", "unannotated-request", "query-param", "lambda-environ",
-        "fastapi-refuses",
+        "fastapi-refuses", "no-signature",
     ],
 )  # fmt: skip
 def test_a_wrong_user_id_is_refused_when_built(user_id: Any, message: str) -> None:
@@ -861,7 +862,7 @@ def test_explicit_declarations_are_accepted() -> None:
     BackgroundTasks) are fine: only what FastAPI would take from the client unasked is refused."""
 
     def current_user_id(
-        request: Request,
+        request: Annotated[Request, "the request, with a note"],
         scopes: SecurityScopes,
         tasks: BackgroundTasks,
         session: Annotated[str | None, Cookie()] = None,
@@ -883,3 +884,20 @@ def test_rollout_token_model() -> None:
         "expires_at": 1,
         "expires_in": 2,
     }
+
+
+def test_a_method_outside_the_schema_serves_tokens() -> None:
+    """A configured method OpenAPI has no operation for (``PURGE``) is served, out of the schema."""
+    app = FastAPI()
+    app.include_router(
+        rollout_token_router(sync_user_id, methods=["PURGE"], issuer=TokenIssuer(CLIENT_ID, SECRET))
+    )
+    with TestClient(app) as client:
+        decode(
+            client.request("PURGE", "/rollout-token", headers={"x-user": "liv"}).json()["token"],
+            "liv",
+        )
+        refused = client.get("/rollout-token")
+        assert refused.headers["allow"] == "PURGE"
+        problem(refused, 405)
+        assert "/rollout-token" not in client.get("/openapi.json").json()["paths"]

@@ -59,6 +59,13 @@ def test_the_sections_snippets_are_found() -> None:
     assert "app.mount" not in "".join(PYTHON_BLOCKS)
 
 
+def test_docs_fastapi_md_shows_the_same_code() -> None:
+    """docs/fastapi.md's wiring and fetch are the README's, so these tests cover them too."""
+    doc = (ROOT / "docs" / "fastapi.md").read_text()
+    assert re.findall(r"^```python\n(.*?)^```", doc, re.M | re.S)[0] == PYTHON_BLOCKS[0]
+    assert JS_BLOCKS[0] in doc
+
+
 def test_the_dependency_snippet(example: ModuleType) -> None:
     """A token for the tutorial's user; FastAPI's 401 and 400; 403 first; the lock in /docs."""
     namespace = run_snippet(
