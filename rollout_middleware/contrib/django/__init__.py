@@ -347,11 +347,13 @@ def request_info(request: HttpRequest) -> RequestInfo:
     }
 
 
-def answer_response(answer: Answer) -> HttpResponse:
+def answer_response(
+    answer: Answer, response_class: type[HttpResponse] = HttpResponse
+) -> HttpResponse:
     """The core's :class:`~rollout_middleware.decision.Answer` as a Django response: its status,
     exactly its headers (Django's default ``Content-Type`` removed where the answer has none) and
     its body."""
-    response = HttpResponse(answer.body, status=answer.status)
+    response = response_class(answer.body, status=answer.status)
     del response.headers["Content-Type"]
     for name, value in answer.headers:
         response.headers[name] = value

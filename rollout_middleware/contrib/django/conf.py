@@ -211,7 +211,7 @@ def read_settings() -> ReadSettings:
     ]
     for setting, option, value in checked:
         try:
-            Settings.build(issuer=_check_issuer(), **{option: value})  # type: ignore[misc]
+            Settings.build(issuer=_check_issuer(), **{option: value})
         except ConfigurationError as exc:
             if not any(p.setting == setting for p in problems):
                 problem(setting, str(exc))
