@@ -68,3 +68,14 @@ class XUserAuthentication(BaseAuthentication):
         if isinstance(user, AnonymousUser):
             return None
         return (user, None)
+
+
+class SyncOnlyMiddleware:
+    """A sync-only middleware (Django's default capabilities), which Django must adapt under
+    ASGI: the control of tests/contrib/test_django_middleware.py's adaptation test."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
