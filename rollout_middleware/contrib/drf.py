@@ -22,8 +22,9 @@ DRF authenticates only inside its own views, so a token, a JWT (simplejwt) or an
   the CORS preflight. The cross-site, method and body-size checks run before DRF authenticates, as
   they run before the resolver in the middleware.
 - The ``ROLLOUT_*`` settings are the Django integration's (:mod:`rollout_middleware.contrib.django`);
-  ``ROLLOUT_TOKEN_PATH`` is unused (the URLconf places the view). They are checked when the URLconf
-  is loaded (``as_view()``), and by ``manage.py check`` with the app installed.
+  ``ROLLOUT_TOKEN_PATH`` is unused (the URLconf places the view). With the app in
+  ``INSTALLED_APPS`` they are checked by ``manage.py check``; without it, when the URLconf loads
+  (``as_view()``).
 - ``manage.py generateschema`` lists it with its answer: ``token`` (string), ``expires_at`` and
   ``expires_in`` (integers).
 """
@@ -43,7 +44,7 @@ from rest_framework.views import APIView
 
 from ..decision import Answer, TokenDecision, request_headers
 from .django import answer_response, content_length, request_info, user_id_of
-from .django.conf import default_decision
+from .django.conf import check_at_url_load, default_decision
 
 __all__ = ["TOKEN_SCHEMA", "RolloutTokenAPIView", "RolloutTokenSchema"]
 
@@ -107,8 +108,9 @@ class RolloutTokenAPIView(APIView):
     # HttpResponseBase (finalize_response asserts only that), which these return.
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:  # type: ignore[override]
-        """The view function; the ``ROLLOUT_*`` settings are checked now (the URLconf loads)."""
-        default_decision()
+        """The view function. Without the app in ``INSTALLED_APPS`` the ``ROLLOUT_*`` settings are
+        checked now, as the URLconf loads; with it, by the system checks."""
+        check_at_url_load()
         return super().as_view(**initkwargs)
 
     @property

@@ -51,7 +51,7 @@ from ...decision import Answer, RequestInfo, TokenDecision, request_headers
 from ...errors import ConfigurationError
 from ...tokens import TokenIssuer
 from ...wsgi import RolloutTokenWSGIMiddleware
-from .conf import raise_first, read_settings
+from .conf import checks_installed, raise_first, read_settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -434,10 +434,17 @@ def token_urlpatterns(
 
     ``urlpatterns = [..., path("", include(token_urlpatterns()))]``. Under a prefix,
     ``path("api/", include(...))``, the route is relative to that prefix. The settings are
-    validated now, so a wrong one fails when the URLconf loads (``manage.py check`` loads it).
-    ``view`` defaults to :func:`token_view`.
+    validated now, so a wrong one fails when the URLconf loads (``manage.py check`` loads it);
+    with the app in ``INSTALLED_APPS`` the system checks report them instead (a wrong
+    ``ROLLOUT_TOKEN_PATH`` then gives no route). ``view`` defaults to :func:`token_view`.
     """
-    route = rollout_options()["path"].lstrip("/")
+    if checks_installed():
+        found = read_settings()
+        if any(p.setting == "ROLLOUT_TOKEN_PATH" for p in found.problems):
+            return []
+        route = found.path.lstrip("/")
+    else:
+        route = rollout_options()["path"].lstrip("/")
     return [path(route, view if view is not None else token_view, name="rollout-token")]
 
 

@@ -31,9 +31,12 @@ from ...errors import ConfigurationError
 from ...tokens import CLIENT_ID_ENV, CLIENT_SECRET_ENV, DEFAULT_TTL, TokenIssuer
 
 __all__ = [
+    "APP",
     "SETTINGS",
     "Problem",
     "ReadSettings",
+    "check_at_url_load",
+    "checks_installed",
     "default_decision",
     "raise_first",
     "read_settings",
@@ -218,6 +221,25 @@ def read_settings() -> ReadSettings:
         else:
             options[option] = value
     return ReadSettings(path if isinstance(path, str) else DEFAULT_PATH, options, tuple(problems))
+
+
+#: This package's Django app, whose system checks report every wrong setting.
+APP = "rollout_middleware.contrib.django"
+
+
+def checks_installed() -> bool:
+    """Whether the app is in ``INSTALLED_APPS``, so ``manage.py check`` reports wrong settings."""
+    from django.apps import apps
+
+    return apps.is_installed(APP)
+
+
+def check_at_url_load() -> None:
+    """Raise for a wrong setting now, as the URLconf loads, unless the app's system checks will
+    report it: ``manage.py check`` loads the URLconf, and an exception there would hide every
+    check message but one."""
+    if not checks_installed():
+        default_decision()
 
 
 def unknown_settings() -> list[tuple[str, str | None]]:
