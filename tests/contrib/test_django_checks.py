@@ -15,7 +15,7 @@ import pytest
 
 from rollout_middleware import TokenIssuer
 from tests.django_project.testing import ensure_django
-from tests.support import CLIENT_ID, PYTHON, ROOT, SECRET
+from tests.support import CLIENT_ID, PYTHON, ROOT, SECRET, free_port
 
 OURS = "rollout_middleware.contrib.django.RolloutTokenMiddleware"
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -174,3 +174,45 @@ def test_mixups_are_refused_saying_what_was_expected() -> None:
             wrap(app)
         assert expected in str(caught.value)
         assert "expects a" in str(caught.value)
+
+
+# --- with the app installed, a server refuses to start on a wrong setting -----------------------
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    "server",
+    [
+        ["-m", "gunicorn", "-w", "1", "tests.django_project.plain_wsgi:application"],
+        ["-m", "uvicorn", "tests.django_project.plain_asgi:application"],
+    ],
+    ids=["gunicorn", "uvicorn"],
+)
+def test_a_server_refuses_to_start_on_a_wrong_setting(tmp_path: Path, server: list[str]) -> None:
+    """The project serves the token through ``token_urlpatterns()`` and DRF's view only, which
+    Django builds at their first request; the app config fails the start instead."""
+    (tmp_path / "check_settings.py").write_text(
+        "from tests.django_project.settings import *  # noqa\nROLLOUT_TOKEN_TTL = '900'\n"
+    )
+    port = free_port()
+    host = ["--host", "127.0.0.1", "--port", str(port)] if "uvicorn" in server else []
+    bind = ["-b", f"127.0.0.1:{port}"] if "gunicorn" in server else []
+    done = subprocess.run(
+        [PYTHON, *server, *bind, *host],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+            "DJANGO_SETTINGS_MODULE": "check_settings",
+            "ROLLOUT_DJANGO_TEST_DB": str(tmp_path / "db.sqlite3"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "ROLLOUT_TOKEN_TTL" in output
+    assert "rollout_middleware.E002" in output
+    assert SECRET not in output

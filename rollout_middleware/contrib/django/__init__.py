@@ -435,8 +435,9 @@ def token_urlpatterns(
     ``urlpatterns = [..., path("", include(token_urlpatterns()))]``. Under a prefix,
     ``path("api/", include(...))``, the route is relative to that prefix. The settings are
     validated now, so a wrong one fails when the URLconf loads (``manage.py check`` loads it);
-    with the app in ``INSTALLED_APPS`` the system checks report them instead (a wrong
-    ``ROLLOUT_TOKEN_PATH`` then gives no route). ``view`` defaults to :func:`token_view`.
+    with the app in ``INSTALLED_APPS`` the app fails the server's start instead and the system
+    checks report them under ``manage.py`` (a wrong ``ROLLOUT_TOKEN_PATH`` gives no route there,
+    so that every check message is shown). ``view`` defaults to :func:`token_view`.
     """
     if checks_installed():
         found = read_settings()
