@@ -117,7 +117,9 @@ def check_option_names(owner: str, given: Iterable[str], known: Iterable[str]) -
     known = sorted(known)
     for name in given:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
+            close = difflib.get_close_matches(name, known, n=1) or sorted(
+                (k for k in known if k in name or name in k), key=len, reverse=True
+            )  # ttl_seconds, secret: too far apart for difflib, yet plainly ttl, client_secret
             hint = f"; did you mean {close[0]!r}?" if close else f"; it takes {', '.join(known)}"
             raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
 
@@ -359,7 +361,9 @@ class Settings:
         on_issue = options.get("on_issue")
         max_body_size = options.get("max_body_size", DEFAULT_MAX_BODY_SIZE)
         if on_issue is not None and not callable(on_issue):
-            raise ConfigurationError("on_issue must be a callable or None")
+            raise ConfigurationError(
+                f"on_issue must be a callable or None, got {type(on_issue).__name__}"
+            )
         if issuer is None:
             env = os.environ if environ is None else environ
             issuer = TokenIssuer(
