@@ -211,7 +211,9 @@ class TokenDecision:
         if self.settings.path is None:
             return True
         if mount and path.startswith(mount):
-            path = path[len(mount) :]
+            rest = path[len(mount) :]
+            if not rest or rest.startswith("/"):  # the mount itself, or below it: not /mount-x
+                path = rest
         return path == self.settings.path
 
     def cors_headers(self, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
