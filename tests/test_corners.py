@@ -7,6 +7,7 @@ helpers directly, so the fast core tests (``nox -s mutation``) reach them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Generator
 from typing import Any
 
@@ -86,8 +87,7 @@ def test_allow_keeps_options_when_cors_is_on() -> None:
 
 
 def _cors_of(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    found = {k: v for k, v in headers if k.startswith("Access-Control") or k == "Vary"}
-    return found
+    return {k: v for k, v in headers if k.startswith("Access-Control") or k == "Vary"}
 
 
 EXPECTED_CORS = {
@@ -210,10 +210,8 @@ def test_what_the_loop_sends_reaches_the_resolver_and_its_value_comes_back() -> 
 
 def test_an_exception_thrown_in_and_handled_lets_the_resolver_go_on() -> None:
     async def resolver() -> str:
-        try:
+        with contextlib.suppress(KeyError):
             await Waits()
-        except KeyError:
-            pass
         return str(await Waits())
 
     coroutine = resolver()
