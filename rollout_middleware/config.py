@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_PATH",
     "DEFAULT_RESOLVER_TIMEOUT",
     "SHELL_OPTIONS",
+    "THREAD_SENSITIVE_NEEDS_ASYNCIO",
     "AnswerOptions",
     "Options",
     "RequestInfo",
@@ -62,6 +63,14 @@ DEFAULT_METHODS: tuple[str, ...] = ("GET",)
 DEFAULT_RESOLVER_TIMEOUT = 10.0
 #: Bytes of request body read (and discarded) on the token path before answering 413.
 DEFAULT_MAX_BODY_SIZE = 64 * 1024
+
+#: Why ``thread_sensitive=True`` fails on trio, and the fix.
+THREAD_SENSITIVE_NEEDS_ASYNCIO = (
+    "thread_sensitive=True runs sync callables on asgiref's one shared thread, which needs an "
+    "asyncio event loop, and this server runs another one (trio?): use thread_sensitive=False "
+    "(anyio's worker threads, on any event loop), or an async resolver and hook, or run the "
+    "server on asyncio"
+)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")  # RFC 9110 token, upper case
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
@@ -285,12 +294,21 @@ def as_async(
     ``thread_sensitive=False``, one of anyio's worker threads on whatever event loop is running
     (asyncio or trio), abandoned if the caller is cancelled (a resolver timeout); with
     ``thread_sensitive=True``, asgiref's one thread for thread-bound code such as Django's ORM
-    (asyncio only, as Django's own ASGI handler).
+    (asyncio only, as Django's own ASGI handler: on another event loop, such as trio, each call
+    raises :class:`~rollout_middleware.errors.ConfigurationError` with
+    :data:`THREAD_SENSITIVE_NEEDS_ASYNCIO`, which the token endpoint logs once and answers 500).
     """
     if is_async:
         return func
     if thread_sensitive:
-        return sync_to_async(func, thread_sensitive=True)
+        on_one_thread = sync_to_async(func, thread_sensitive=True)
+
+        async def on_asgirefs_thread(*args: Any) -> Any:
+            if not _on_asyncio():  # asgiref would fail with "no running event loop"
+                raise ConfigurationError(THREAD_SENSITIVE_NEEDS_ASYNCIO)
+            return await on_one_thread(*args)
+
+        return on_asgirefs_thread
 
     async def in_thread(*args: Any) -> Any:
         return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=True)

@@ -31,13 +31,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from .config import AnswerOptions, RequestInfo, Settings, as_async, as_sync
-from .errors import InvalidUserIdError
+from .errors import ConfigurationError, InvalidUserIdError
 from .tokens import IssuedToken
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ class TokenDecision:
         "_413",
         "_500",
         "_503",
+        "_misconfigurations_logged",
         "_on_issue_async",
         "_on_issue_sync",
         "_preflight",
@@ -167,6 +169,9 @@ class TokenDecision:
         :func:`~rollout_middleware.config.as_async`)."""
         self.settings = settings
         self.issuer = settings.issuer
+        #: The configuration errors already logged (see :meth:`resolver_failed`): each is logged
+        #: once, not on every request. The only thing an instance learns from requests.
+        self._misconfigurations_logged: set[str] = set()
         methods = set(settings.methods)
         if settings.allowed_origins:
             methods.add("OPTIONS")
@@ -336,14 +341,38 @@ class TokenDecision:
         if issued is not None and self._on_issue_async is not None:
             try:
                 await self._on_issue_async(issued.subject, issued.expires_at, info)
+            except ConfigurationError as exc:
+                self._misconfigured("on_issue hook", exc)
             except Exception:
                 self.hook_failed()
         return answer
 
     def resolver_failed(self, method: str, headers: Mapping[str, str]) -> Answer:
-        """Log the resolver's exception (call it from the ``except`` block) and answer 500."""
-        logger.exception("The Rollout user resolver raised an exception")
+        """Log the resolver's exception (call it from the ``except`` block) and answer 500.
+
+        A :class:`~rollout_middleware.errors.ConfigurationError` is a mistake in the wiring that
+        only a request can show (``session_user`` with no session middleware before it,
+        ``thread_sensitive=True`` on trio): its message says how to fix it, and it is logged once,
+        with no traceback, rather than on every request.
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConfigurationError):
+            self._misconfigured("user resolver", exc)
+        else:
+            logger.exception("The Rollout user resolver raised an exception")
         return self._500[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
+
+    def _misconfigured(self, what: str, exc: ConfigurationError) -> None:
+        message = str(exc)
+        if message in self._misconfigurations_logged:
+            return
+        self._misconfigurations_logged.add(message)
+        logger.error(
+            "The Rollout token endpoint is misconfigured (its %s raised): %s. Every request for a "
+            "token fails with 500 until this is fixed; this is logged once.",
+            what,
+            message,
+        )
 
     def resolver_timed_out(
         self, method: str, headers: Mapping[str, str], timeout: float | None
