@@ -12,6 +12,8 @@ for thread-bound code such as Django's ORM (see :func:`~rollout_middleware.confi
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .config import DEFAULT_PATH, Options, ResolverSettings, Settings, as_async, await_within
 from .config import shell_settings as _shell_settings
 from .decision import HEADER_NAMES, Answer, TokenDecision
-from .errors import ResolverTimeoutError
+from .errors import ConfigurationError, ResolverTimeoutError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -110,6 +112,27 @@ class RolloutTokenMiddleware:
     ``receive`` and ``send``.
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """An instance; or, when Starlette or FastAPI builds its middleware stack lazily (at the
+        first event, the lifespan startup) from a wrong configuration, an app that fails that
+        startup with the error, so the server stops instead of answering 500 on every route."""
+        if _built_lazily():
+            try:
+                try:
+                    inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+                except TypeError as exc:  # "missing a required argument: 'resolve_user'"
+                    raise TypeError(f"{cls.__name__}(): {exc}") from None
+                options = {k: v for k, v in kwargs.items() if k not in ("resolve_user", "path")}
+                _shell_settings(
+                    cls.__name__,
+                    kwargs["resolve_user"],
+                    kwargs.get("path", DEFAULT_PATH),
+                    options,
+                )
+            except (ConfigurationError, TypeError) as exc:
+                return _FailStartup(exc)
+        return super().__new__(cls)
+
     def __init__(
         self,
         app: ASGIApp,
@@ -135,6 +158,42 @@ class RolloutTokenMiddleware:
             await self._token_app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _built_lazily() -> bool:
+    """Whether the middleware is being built by Starlette's (or FastAPI's) lazy
+    ``build_middleware_stack``, at the app's first event, rather than by the user's own code."""
+    frame = sys._getframe(2)  # _built_lazily <- __new__ <- whoever called the class
+    module = frame.f_globals.get("__name__", "")
+    return frame.f_code.co_name == "build_middleware_stack" and module.startswith(
+        ("starlette.", "fastapi.")
+    )
+
+
+class _FailStartup:
+    """What a wrongly configured :class:`RolloutTokenMiddleware` becomes when Starlette builds it
+    lazily: it fails the lifespan startup with the configuration error (uvicorn, Hypercorn and
+    Granian then exit, whatever their lifespan setting), and raises it for every other event (a
+    server that runs no lifespan, such as Daphne, answers 500)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"RolloutTokenMiddleware(failed: {self.error})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send(
+                    {
+                        "type": "lifespan.startup.failed",
+                        "message": f"RolloutTokenMiddleware is misconfigured: "
+                        f"{type(self.error).__name__}: {self.error}",
+                    }
+                )
+        raise self.error  # after startup.failed too, as Starlette's router does
 
 
 class RolloutTokenEndpoint:
