@@ -81,6 +81,13 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+try:
+    import flask  # noqa: F401 - only to say which extra is missing
+except ImportError as exc:  # pragma: no cover - tested in a process that hides flask
+    raise ImportError(
+        'rollout_middleware.contrib.flask needs Flask: pip install "rollout-middleware[flask]"'
+    ) from exc
+
 from flask import Flask, Response, current_app, request
 
 from ..config import (

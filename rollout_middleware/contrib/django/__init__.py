@@ -33,6 +33,13 @@ from collections.abc import Callable, Iterator
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypedDict
 
+try:
+    import django  # noqa: F401 - only to say which extra is missing
+except ImportError as exc:  # pragma: no cover - tested in a process that hides django
+    raise ImportError(
+        'rollout_middleware.contrib.django needs Django: pip install "rollout-middleware[django]"'
+    ) from exc
+
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
