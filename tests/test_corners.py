@@ -262,3 +262,94 @@ def test_max_body_size_zero_is_accepted() -> None:
         Settings.build(**CREDENTIALS, max_body_size=-1)
     with pytest.raises(ConfigurationError, match="max_body_size"):
         Settings.build(**CREDENTIALS, max_body_size=True)
+
+
+# --- The words of the answers and errors: part of the contract ----------------------------------
+
+PROBLEM_DETAILS = {
+    401: "Log in to get a Rollout token.",
+    403: "Cross-site requests for a Rollout token are refused.",
+    405: "This method does not serve Rollout tokens.",
+    413: "The request body is too large.",
+    500: "The Rollout token could not be issued.",
+    503: "The user could not be identified in time; try again.",
+}
+
+
+def test_every_problem_answer_says_exactly_this() -> None:
+    import json
+
+    cors = cors_decision()
+    answers = [
+        cors.answer("GET", None, {})[0],
+        cors.precheck("GET", {"sec-fetch-site": "cross-site"}),
+        cors.precheck("PUT", {}),
+        cors.body_too_large("GET", {}),
+        cors.resolver_failed("GET", {}),
+        cors.resolver_timed_out("GET", {}, 1.0),
+    ]
+    for answer in answers:
+        assert answer is not None
+        body = json.loads(answer.body)
+        assert body["detail"] == PROBLEM_DETAILS[answer.status]
+        assert body["status"] == answer.status
+        assert dict(answer.headers)["Content-Type"] == "application/problem+json"
+
+
+def test_preflight_header_names_are_canonical_for_wsgi() -> None:
+    answer = cors_decision().precheck(
+        "OPTIONS", {"origin": ORIGIN, "access-control-request-method": "GET"}
+    )
+    assert answer is not None
+    names = [name for name, _ in answer.headers]
+    assert "Access-Control-Allow-Methods" in names
+    assert "Access-Control-Max-Age" in names
+
+
+@pytest.mark.parametrize(
+    ("user_id", "message"),
+    [
+        ("", "user id must not be empty or whitespace only"),
+        ("x" * 257, "user id must be at most 256 characters long"),
+        (10**300, "user id must be at most 256 characters long"),
+        (1.5, "user id must be a non-empty str or an int, not float"),
+        ("\ud800", "user id must be valid Unicode text"),
+    ],
+)
+def test_invalid_user_ids_say_why(user_id: object, message: str) -> None:
+    from rollout_middleware.errors import InvalidUserIdError
+    from rollout_middleware.tokens import user_id_to_subject
+
+    with pytest.raises(InvalidUserIdError) as caught:
+        user_id_to_subject(user_id)
+    assert str(caught.value) == message
+
+
+def test_a_configuration_error_at_a_request_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cors = cors_decision()
+    for _ in range(3):
+        try:
+            raise ConfigurationError("wire it the other way round")
+        except ConfigurationError:
+            answer = cors.resolver_failed("GET", {"origin": ORIGIN})
+        assert answer.status == 500
+    try:
+        raise ConfigurationError("another mistake")
+    except ConfigurationError:
+        cors.resolver_failed("GET", {})
+    messages = [r.getMessage() for r in caplog.records if r.name == "rollout_middleware"]
+    assert messages == [
+        "The Rollout token endpoint is misconfigured (its user resolver raised): wire it the "
+        "other way round. Every request for a token fails with 500 until this is fixed; this is "
+        "logged once.",
+        "The Rollout token endpoint is misconfigured (its user resolver raised): another mistake. "
+        "Every request for a token fails with 500 until this is fixed; this is logged once.",
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    try:
+        raise KeyError("not a configuration error")
+    except KeyError:
+        cors.resolver_failed("GET", {})
+    assert caplog.records[-1].exc_info is not None
