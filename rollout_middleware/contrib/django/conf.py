@@ -167,13 +167,24 @@ def read_settings() -> ReadSettings:
             client_id = os.environ.get(CLIENT_ID_ENV, "")
         if client_secret is None:
             client_secret = os.environ.get(CLIENT_SECRET_ENV, "")
-        if not isinstance(client_id, str) or not client_id.strip():
+        if not isinstance(client_id, str):
+            problem(
+                "ROLLOUT_CLIENT_ID",
+                f"the Rollout client id must be a str, got {type(client_id).__name__}",
+            )
+        elif not client_id.strip():
             problem(
                 "ROLLOUT_CLIENT_ID",
                 f"the Rollout client id is missing or empty: set ROLLOUT_CLIENT_ID, or the "
                 f"{CLIENT_ID_ENV} environment variable",
             )
-        elif not isinstance(client_secret, (str, bytes)) or not client_secret:
+        elif not isinstance(client_secret, (str, bytes)):
+            problem(  # the type only: a wrongly typed secret may still be the secret
+                "ROLLOUT_CLIENT_SECRET",
+                "the Rollout client secret must be a str or bytes, got "
+                f"{type(client_secret).__name__}",
+            )
+        elif not client_secret:
             problem(
                 "ROLLOUT_CLIENT_SECRET",
                 "the Rollout client secret is missing or empty: set ROLLOUT_CLIENT_SECRET, or the "
