@@ -353,3 +353,14 @@ def test_a_configuration_error_at_a_request_is_logged_once(
     except KeyError:
         cors.resolver_failed("GET", {})
     assert caplog.records[-1].exc_info is not None
+
+
+def test_a_secret_of_exactly_64_bytes_is_not_short(caplog: pytest.LogCaptureFixture) -> None:
+    import uuid
+
+    assert len(SECRET.encode()) == 64
+    TokenIssuer(f"client-{uuid.uuid4().hex}", SECRET)
+    TokenIssuer(f"client-{uuid.uuid4().hex}", SECRET.encode()[:63])
+    warnings = [r for r in caplog.records if "recommends" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "is 63 bytes; PyJWT recommends at least 64 for HS512" in warnings[0].getMessage()
