@@ -364,3 +364,16 @@ def test_a_secret_of_exactly_64_bytes_is_not_short(caplog: pytest.LogCaptureFixt
     warnings = [r for r in caplog.records if "recommends" in r.getMessage()]
     assert len(warnings) == 1
     assert "is 63 bytes; PyJWT recommends at least 64 for HS512" in warnings[0].getMessage()
+
+
+def test_an_unset_variable_is_reported_missing_not_mistyped() -> None:
+    from rollout_middleware.tokens import generate_token
+
+    for build in (
+        lambda: TokenIssuer.from_env({}),
+        lambda: generate_token("u", environ={}),
+        lambda: Settings.build(environ={}),
+        lambda: Settings.build(client_id=CLIENT_ID, environ={}),
+    ):
+        with pytest.raises(ConfigurationError, match=r"missing or empty \(set ROLLOUT_CLIENT_"):
+            build()
