@@ -7,6 +7,7 @@
 - ``compat``: the server and framework matrix (``tests/compat``), with ``CI=true`` so that nothing
   may skip.
 - ``ci``: the light subset for every push: the suite without the ``slow`` tests (the server matrix).
+- ``mutation``: mutmut over the core modules with the fast core tests (not in CI: slow).
 
 uv makes the environments when it is installed (``pip install nox uv``), else virtualenv.
 """
@@ -114,3 +115,17 @@ def ci(session: nox.Session) -> None:
     """The light subset: everything but the ``slow`` server matrix."""
     session.install("-e", ".[test,compat]")
     pytest(session, "tests", "-m", "not slow")
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of decision.py, tokens.py and config.py with the fast core tests (mutmut,
+    configured in pyproject.toml's ``[tool.mutmut]``). Not in CI: 20 to 40 minutes on two cores.
+
+    ``mutmut results`` lists the survivors, ``mutmut show NAME`` shows one; the equivalent ones,
+    and why, are in ``tests/mutation-equivalents.md``. Results are cached in ``mutants/``; delete it
+    for a clean run.
+    """
+    session.install("-e", ".[test,compat]", "mutmut>=3.3")
+    session.run("mutmut", "run", *session.posargs)
+    session.run("mutmut", "results", success_codes=[0, 1])

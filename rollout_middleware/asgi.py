@@ -5,22 +5,24 @@ plain values of :mod:`rollout_middleware.decision` and its :class:`~rollout_midd
 back into two ``send`` calls. Nothing else is decided here.
 
 ``resolve_user(scope)`` may be sync or async. An async resolver is awaited on the event loop. A sync
-one runs in a worker thread through :func:`asgiref.sync.sync_to_async`, never on the loop:
-``thread_sensitive=False`` (the default) uses the loop's thread pool, ``thread_sensitive=True`` the
-one thread asgiref keeps for thread-bound code such as Django's ORM.
+one runs in a worker thread, never on the loop: ``thread_sensitive=False`` (the default) uses
+anyio's worker threads, on asyncio or trio; ``thread_sensitive=True`` the one thread asgiref keeps
+for thread-bound code such as Django's ORM (see :func:`~rollout_middleware.config.as_async`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import inspect
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .config import DEFAULT_PATH, Options, RequestInfo, Settings, await_within
+from .config import DEFAULT_PATH, Options, ResolverSettings, Settings, as_async, await_within
+from .config import shell_settings as _shell_settings
 from .decision import HEADER_NAMES, Answer, TokenDecision
-from .errors import ResolverTimeoutError
+from .errors import ConfigurationError, ResolverTimeoutError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -30,30 +32,17 @@ __all__ = ["RolloutTokenEndpoint", "RolloutTokenMiddleware"]
 _WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
 
 
-def _as_async(
-    func: Callable[..., Any], is_async: bool, thread_sensitive: bool
-) -> Callable[..., Awaitable[Any]]:
-    if is_async:
-        return func
-    return sync_to_async(func, thread_sensitive=thread_sensitive)
-
-
 class _TokenApp:
     """The token answer as an ASGI callable, shared by the middleware and the endpoint."""
 
-    __slots__ = ("_on_issue", "_resolve", "_timeout", "decision")
+    __slots__ = ("_resolve", "_timeout", "decision")
 
-    def __init__(self, settings: Settings) -> None:
-        self.decision = TokenDecision(settings)
-        self._resolve = _as_async(
-            settings.resolve_user, settings.resolver_is_async, settings.thread_sensitive
+    def __init__(self, settings: Settings, resolver: ResolverSettings) -> None:
+        self.decision = TokenDecision(settings, thread_sensitive=resolver.thread_sensitive)
+        self._resolve = as_async(
+            resolver.resolve_user, resolver.is_async, thread_sensitive=resolver.thread_sensitive
         )
-        self._timeout = settings.resolver_timeout
-        self._on_issue = (
-            None
-            if settings.on_issue is None
-            else _as_async(settings.on_issue, settings.on_issue_is_async, settings.thread_sensitive)
-        )
+        self._timeout = resolver.timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         decision = self.decision
@@ -82,22 +71,16 @@ class _TokenApp:
         try:
             user_id = await await_within(self._resolve(scope), self._timeout)
         except ResolverTimeoutError:
-            return decision.resolver_timed_out(method, headers)
+            return decision.resolver_timed_out(method, headers, self._timeout)
         except Exception:
             return decision.resolver_failed(method, headers)
-        answer, issued = decision.answer(method, user_id, headers)
-        if issued is not None and self._on_issue is not None:
-            client = scope.get("client")
-            info: RequestInfo = {
-                "method": method,
-                "path": scope["path"],
-                "client": client[0] if client else None,
-            }
-            try:
-                await self._on_issue(issued.subject, issued.expires_at, info)
-            except Exception:
-                decision.hook_failed()
-        return answer
+        client = scope.get("client")
+        return await decision.respond_async(
+            method,
+            user_id,
+            headers,
+            {"method": method, "path": scope["path"], "client": client[0] if client else None},
+        )
 
 
 async def _drain(receive: Receive, limit: int) -> int | None:
@@ -129,6 +112,27 @@ class RolloutTokenMiddleware:
     ``receive`` and ``send``.
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """An instance; or, when Starlette or FastAPI builds its middleware stack lazily (at the
+        first event, the lifespan startup) from a wrong configuration, an app that fails that
+        startup with the error, so the server stops instead of answering 500 on every route."""
+        if _built_lazily():
+            try:
+                try:
+                    inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+                except TypeError as exc:  # "missing a required argument: 'resolve_user'"
+                    raise TypeError(f"{cls.__name__}(): {exc}") from None
+                options = {k: v for k, v in kwargs.items() if k not in ("resolve_user", "path")}
+                _shell_settings(
+                    cls.__name__,
+                    kwargs["resolve_user"],
+                    kwargs.get("path", DEFAULT_PATH),
+                    options,
+                )
+            except (ConfigurationError, TypeError) as exc:
+                return _FailStartup(exc)
+        return super().__new__(cls)
+
     def __init__(
         self,
         app: ASGIApp,
@@ -137,10 +141,11 @@ class RolloutTokenMiddleware:
         path: str = DEFAULT_PATH,
         **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(resolve_user=resolve_user, path=path, **options)
         self.app = app
         self.path = path
-        self._token_app = _TokenApp(settings)
+        self._token_app = _TokenApp(
+            *_shell_settings(type(self).__name__, resolve_user, path, options)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, app={self.app!r})"
@@ -153,6 +158,42 @@ class RolloutTokenMiddleware:
             await self._token_app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _built_lazily() -> bool:
+    """Whether the middleware is being built by Starlette's (or FastAPI's) lazy
+    ``build_middleware_stack``, at the app's first event, rather than by the user's own code."""
+    frame = sys._getframe(2)  # _built_lazily <- __new__ <- whoever called the class
+    module = frame.f_globals.get("__name__", "")
+    return frame.f_code.co_name == "build_middleware_stack" and module.startswith(
+        ("starlette.", "fastapi.")
+    )
+
+
+class _FailStartup:
+    """What a wrongly configured :class:`RolloutTokenMiddleware` becomes when Starlette builds it
+    lazily: it fails the lifespan startup with the configuration error (uvicorn, Hypercorn and
+    Granian then exit, whatever their lifespan setting), and raises it for every other event (a
+    server that runs no lifespan, such as Daphne, answers 500)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"RolloutTokenMiddleware(failed: {self.error})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send(
+                    {
+                        "type": "lifespan.startup.failed",
+                        "message": f"RolloutTokenMiddleware is misconfigured: "
+                        f"{type(self.error).__name__}: {self.error}",
+                    }
+                )
+        raise self.error  # after startup.failed too, as Starlette's router does
 
 
 class RolloutTokenEndpoint:
@@ -170,8 +211,9 @@ class RolloutTokenEndpoint:
         resolve_user: Callable[[Scope], Any],
         **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(resolve_user=resolve_user, path=None, **options)
-        self._token_app = _TokenApp(settings)
+        self._token_app = _TokenApp(
+            *_shell_settings(type(self).__name__, resolve_user, None, options)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

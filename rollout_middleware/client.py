@@ -79,7 +79,8 @@ class RolloutAuth(httpx.Auth):
 
     Give either ``issuer`` (a :class:`~rollout_middleware.tokens.TokenIssuer`, whose clock is used to
     tell when a token is about to expire) or ``client_id``/``client_secret``/``ttl``, each of which
-    falls back to ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET`` in ``environ``. ``refresh_margin``
+    falls back to ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET`` in ``environ`` (the process
+    environment, read at construction, by default). ``refresh_margin``
     is how many seconds before its ``exp`` a token is replaced, from 0 to less than the ttl; it
     absorbs clock differences with Rollout and the time a request takes.
 
@@ -101,9 +102,11 @@ class RolloutAuth(httpx.Auth):
         client_secret: str | bytes | None = None,
         ttl: int | None = None,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
-        environ: Mapping[str, str] = os.environ,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if issuer is None:
+            if environ is None:
+                environ = os.environ
             issuer = TokenIssuer(
                 environ.get(CLIENT_ID_ENV, "") if client_id is None else client_id,
                 environ.get(CLIENT_SECRET_ENV, "") if client_secret is None else client_secret,

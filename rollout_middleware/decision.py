@@ -31,15 +31,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-from .config import RequestInfo, Settings
-from .errors import InvalidUserIdError
+from .config import AnswerOptions, RequestInfo, Settings, as_async, as_sync
+from .errors import ConfigurationError, InvalidUserIdError
 from .tokens import IssuedToken
 
-__all__ = ["HEADER_NAMES", "Answer", "RequestInfo", "TokenDecision"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["HEADER_NAMES", "Answer", "RequestInfo", "TokenDecision", "request_headers"]
 
 logger = logging.getLogger("rollout_middleware")
 
@@ -47,6 +52,16 @@ logger = logging.getLogger("rollout_middleware")
 HEADER_NAMES = frozenset(
     {"origin", "sec-fetch-site", "access-control-request-method", "access-control-request-headers"}
 )
+
+
+def request_headers(get: Callable[[str], str | None]) -> dict[str, str]:
+    """The :data:`HEADER_NAMES` headers of a request, from its header mapping's ``get``.
+
+    Every framework's request headers are a case-insensitive mapping with ``get``: pass
+    ``request.headers.get`` (Starlette, Django, aiohttp, Tornado, Flask).
+    """
+    return {name: value for name in HEADER_NAMES if (value := get(name)) is not None}
+
 
 _COMMON = (
     ("Cache-Control", "no-store"),
@@ -117,14 +132,19 @@ def _problem(
 class TokenDecision:
     """Decides the answer to each request for the token path, from plain values.
 
-    A shell calls, in order:
+    Build it with :meth:`build` (the :class:`~rollout_middleware.config.AnswerOptions`, checked
+    now) or from ready :class:`~rollout_middleware.config.Settings`. It needs nothing of how the
+    user is found. An adapter for a framework that finds the user itself calls, per request:
 
-    1. :meth:`owns` with the path relative to the mount point (a middleware only);
-    2. :meth:`precheck` with the method and the :data:`HEADER_NAMES` headers: an answer here (403,
-       405, the preflight) ends the request before the user is resolved;
-    3. the app's resolver, then :meth:`answer` with what it returned, or :meth:`resolver_failed`,
-       :meth:`resolver_timed_out` or :meth:`body_too_large`.
+    1. :meth:`precheck` with the method, the :data:`HEADER_NAMES` headers (see
+       :func:`request_headers`) and the body's declared length: an answer here (403, 405, 413, the
+       preflight) ends the request before the user is looked up;
+    2. the framework's own auth, for the user id (``str``/``int``) or ``None``;
+    3. :meth:`respond` (on a request thread) or :meth:`respond_async` (on an event loop) with it,
+       which mints the token, logs, calls ``on_issue`` and returns the :class:`Answer`; if finding
+       the user raised, :meth:`resolver_failed` from the ``except`` block.
 
+    A middleware also calls :meth:`owns` first, with the path relative to the mount point.
     Instances hold only precomputed, immutable values: nothing of one request survives it.
     """
 
@@ -135,15 +155,23 @@ class TokenDecision:
         "_413",
         "_500",
         "_503",
+        "_misconfigurations_logged",
+        "_on_issue_async",
+        "_on_issue_sync",
         "_preflight",
         "allow",
         "issuer",
         "settings",
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, thread_sensitive: bool = False) -> None:
+        """``thread_sensitive``: where :meth:`respond_async` runs a sync ``on_issue`` hook (see
+        :func:`~rollout_middleware.config.as_async`)."""
         self.settings = settings
         self.issuer = settings.issuer
+        #: The configuration errors already logged (see :meth:`resolver_failed`): each is logged
+        #: once, not on every request. The only thing an instance learns from requests.
+        self._misconfigurations_logged: set[str] = set()
         methods = set(settings.methods)
         if settings.allowed_origins:
             methods.add("OPTIONS")
@@ -161,6 +189,23 @@ class TokenDecision:
             ("Access-Control-Allow-Methods", token_methods),
             ("Access-Control-Max-Age", _PREFLIGHT_MAX_AGE),
         )
+        hook, hook_is_async = settings.on_issue, settings.on_issue_is_async
+        self._on_issue_sync = None if hook is None else as_sync(hook, hook_is_async)
+        self._on_issue_async = (
+            None
+            if hook is None
+            else as_async(hook, hook_is_async, thread_sensitive=thread_sensitive)
+        )
+
+    @classmethod
+    def build(cls, *, path: str | None = None, **options: Unpack[AnswerOptions]) -> TokenDecision:
+        """A decision from the answer options, checked now (a wrong one raises
+        :class:`~rollout_middleware.errors.ConfigurationError`).
+
+        ``path`` is ``None`` (the default) where the framework's router already chose the request;
+        give the token path only if the adapter asks :meth:`owns`.
+        """
+        return cls(Settings.build(path=path, owner="TokenDecision.build", **options))
 
     def owns(self, path: str, mount: str = "") -> bool:
         """Whether ``path`` is the token path: an exact match, relative to the mount point.
@@ -171,8 +216,19 @@ class TokenDecision:
         if self.settings.path is None:
             return True
         if mount and path.startswith(mount):
-            path = path[len(mount) :]
+            rest = path[len(mount) :]
+            if not rest or rest.startswith("/"):  # the mount itself, or below it: not /mount-x
+                path = rest
         return path == self.settings.path
+
+    def cors_headers(self, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The CORS headers for the request's ``Origin``: none unless it is in ``allowed_origins``.
+
+        Every :class:`Answer` of the decision carries them already. An adapter adds them only to
+        an answer its framework renders itself (FastAPI's rendering of an ``HTTPException`` that
+        the user dependency raised), so a front end on an allowed origin can read that answer too.
+        """
+        return self._cors(headers.get("origin")) if self.settings.allowed_origins else ()
 
     def _cors(self, origin: str | None) -> tuple[tuple[str, str], ...]:
         if origin is None or origin.lower() not in self.settings.allowed_origins:
@@ -183,10 +239,15 @@ class TokenDecision:
             ("Vary", "Origin"),
         )
 
-    def precheck(self, method: str, headers: Mapping[str, str]) -> Answer | None:
-        """The answer that ends the request before the resolver runs, or ``None`` to go on.
+    def precheck(
+        self, method: str, headers: Mapping[str, str], content_length: int | None = None
+    ) -> Answer | None:
+        """The answer that ends the request before the user is looked up, or ``None`` to go on.
 
         ``headers`` maps lower-case names from :data:`HEADER_NAMES` to their values.
+        ``content_length`` is the body's declared length where the framework reads the body
+        itself: over ``max_body_size`` it is a 413. (The ASGI and WSGI shells read and count the
+        body themselves, and give none.)
         """
         head = method == "HEAD"
         cors = self._cors(headers.get("origin")) if self.settings.allowed_origins else ()
@@ -206,6 +267,12 @@ class TokenDecision:
             return self._403[head]
         if method not in self.settings.methods:
             return self._405[head].with_headers(cors)
+        if (
+            content_length is not None
+            and content_length > self.settings.max_body_size
+            and self.wants_body(method)
+        ):
+            return self._413[head].with_headers(cors)
         return None
 
     def answer(
@@ -241,16 +308,77 @@ class TokenDecision:
             )
         return Answer.make(200, _JSON + cors, body), issued
 
+    def respond(
+        self, method: str, user_id: object, headers: Mapping[str, str], info: RequestInfo
+    ) -> Answer:
+        """:meth:`answer`, then ``on_issue`` for a delivered token, on this thread.
+
+        For adapters that run on a request thread (WSGI, Django, Flask). An async hook runs
+        through :func:`asgiref.sync.async_to_sync`; a failing hook is logged, never raised.
+        """
+        answer, issued = self.answer(method, user_id, headers)
+        if issued is not None and self._on_issue_sync is not None:
+            try:
+                self._on_issue_sync(issued.subject, issued.expires_at, info)
+            except Exception:
+                self.hook_failed()
+        return answer
+
+    async def respond_async(
+        self,
+        method: str,
+        user_id: object,
+        headers: Mapping[str, str],
+        info: RequestInfo,
+    ) -> Answer:
+        """:meth:`answer`, then ``on_issue`` for a delivered token, awaited.
+
+        For adapters on an event loop (ASGI, aiohttp, Tornado, FastAPI). A sync hook runs in a
+        worker thread (see :func:`~rollout_middleware.config.as_async`; ``thread_sensitive`` as
+        the decision was built), never on the loop.
+        """
+        answer, issued = self.answer(method, user_id, headers)
+        if issued is not None and self._on_issue_async is not None:
+            try:
+                await self._on_issue_async(issued.subject, issued.expires_at, info)
+            except ConfigurationError as exc:
+                self._misconfigured("on_issue hook", exc)
+            except Exception:
+                self.hook_failed()
+        return answer
+
     def resolver_failed(self, method: str, headers: Mapping[str, str]) -> Answer:
-        """Log the resolver's exception (call it from the ``except`` block) and answer 500."""
-        logger.exception("The Rollout user resolver raised an exception")
+        """Log the resolver's exception (call it from the ``except`` block) and answer 500.
+
+        A :class:`~rollout_middleware.errors.ConfigurationError` is a mistake in the wiring that
+        only a request can show (``session_user`` with no session middleware before it,
+        ``thread_sensitive=True`` on trio): its message says how to fix it, and it is logged once,
+        with no traceback, rather than on every request.
+        """
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConfigurationError):
+            self._misconfigured("user resolver", exc)
+        else:
+            logger.exception("The Rollout user resolver raised an exception")
         return self._500[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
 
-    def resolver_timed_out(self, method: str, headers: Mapping[str, str]) -> Answer:
-        """Log the timeout and answer 503."""
+    def _misconfigured(self, what: str, exc: ConfigurationError) -> None:
+        message = str(exc)
+        if message in self._misconfigurations_logged:
+            return
+        self._misconfigurations_logged.add(message)
         logger.error(
-            "The Rollout user resolver took longer than %s seconds", self.settings.resolver_timeout
+            "The Rollout token endpoint is misconfigured (its %s raised): %s. Every request for a "
+            "token fails with 500 until this is fixed; this is logged once.",
+            what,
+            message,
         )
+
+    def resolver_timed_out(
+        self, method: str, headers: Mapping[str, str], timeout: float | None
+    ) -> Answer:
+        """Log that the resolver took longer than ``timeout`` seconds, and answer 503."""
+        logger.error("The Rollout user resolver took longer than %s seconds", timeout)
         return self._503[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
 
     def body_too_large(self, method: str, headers: Mapping[str, str]) -> Answer:

@@ -29,6 +29,13 @@ __all__ = ["authenticated_user", "session_user", "trusted_environ_header", "trus
 
 AsyncResolver = Callable[[Scope], Awaitable[Any]]
 
+#: How to get the order right, in both of Starlette's ways to add middleware.
+_ORDER = (
+    ". In Starlette(middleware=[...]) list it before RolloutTokenMiddleware; with "
+    "app.add_middleware (FastAPI), the middleware added last runs first, so call "
+    "app.add_middleware for it after the one for RolloutTokenMiddleware"
+)
+
 
 def session_user(key: str = "user_id") -> AsyncResolver:
     """Resolve the user id stored under ``key`` in Starlette's session (``scope["session"]``).
@@ -41,7 +48,8 @@ def session_user(key: str = "user_id") -> AsyncResolver:
     async def resolve(scope: Scope) -> Any:
         if "session" not in scope:
             raise ConfigurationError(
-                "session_user needs Starlette's SessionMiddleware before the token middleware"
+                "session_user found no session: Starlette's SessionMiddleware must run before "
+                f"the token middleware{_ORDER}"
             )
         return scope["session"].get(key)
 
@@ -60,8 +68,8 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
     async def resolve(scope: Scope) -> Any:
         if "user" not in scope:
             raise ConfigurationError(
-                "authenticated_user needs Starlette's AuthenticationMiddleware before the token "
-                "middleware"
+                "authenticated_user found no user: Starlette's AuthenticationMiddleware must run "
+                f"before the token middleware{_ORDER}"
             )
         user = scope["user"]
         if not getattr(user, "is_authenticated", False):

@@ -130,11 +130,23 @@ class TokenIssuer:
         ttl: int = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not isinstance(client_id, str) or not client_id.strip():
+        if not isinstance(client_id, str):
+            raise ConfigurationError(
+                f"the Rollout client id must be a str, got {type(client_id).__name__} "
+                f"(give the client id as text, or set {CLIENT_ID_ENV})"
+            )
+        if not client_id.strip():
             raise ConfigurationError(
                 f"the Rollout client id is missing or empty (set {CLIENT_ID_ENV})"
             )
-        if not isinstance(client_secret, (str, bytes)) or not client_secret:
+        if not isinstance(client_secret, (str, bytes)):
+            # The type only: a wrong-typed secret may still be the secret.
+            raise ConfigurationError(
+                f"the Rollout client secret must be a str or bytes, got "
+                f"{type(client_secret).__name__} (give the secret as text, or set "
+                f"{CLIENT_SECRET_ENV})"
+            )
+        if not client_secret:
             raise ConfigurationError(
                 f"the Rollout client secret is missing or empty (set {CLIENT_SECRET_ENV})"
             )
@@ -170,12 +182,15 @@ class TokenIssuer:
     @classmethod
     def from_env(
         cls,
-        environ: Mapping[str, str] = os.environ,
+        environ: Mapping[str, str] | None = None,
         *,
         ttl: int = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> TokenIssuer:
-        """Build an issuer from ``ROLLOUT_CLIENT_ID`` and ``ROLLOUT_CLIENT_SECRET`` in ``environ``."""
+        """Build an issuer from ``ROLLOUT_CLIENT_ID`` and ``ROLLOUT_CLIENT_SECRET`` in ``environ``
+        (the process environment, read now, by default)."""
+        if environ is None:
+            environ = os.environ
         return cls(
             environ.get(CLIENT_ID_ENV, ""),
             environ.get(CLIENT_SECRET_ENV, ""),
@@ -209,13 +224,16 @@ def generate_token(
     client_id: str | None = None,
     client_secret: str | bytes | None = None,
     ttl: int = DEFAULT_TTL,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
 ) -> str:
     """Rollout's ``generateToken(userId)`` for scripts: a token for ``user_id``.
 
-    ``client_id`` and ``client_secret`` fall back to ``ROLLOUT_CLIENT_ID`` and ``ROLLOUT_CLIENT_SECRET``.
-    A server that mints many tokens should build one :class:`TokenIssuer` and keep it.
+    ``client_id`` and ``client_secret`` fall back to ``ROLLOUT_CLIENT_ID`` and ``ROLLOUT_CLIENT_SECRET``
+    in ``environ`` (the process environment, read now, by default). A server that mints many
+    tokens should build one :class:`TokenIssuer` and keep it.
     """
+    if environ is None:
+        environ = os.environ
     issuer = TokenIssuer(
         environ.get(CLIENT_ID_ENV, "") if client_id is None else client_id,
         environ.get(CLIENT_SECRET_ENV, "") if client_secret is None else client_secret,

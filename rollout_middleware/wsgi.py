@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
-
-from .config import DEFAULT_PATH, Options, RequestInfo, Settings, await_within
+from .config import DEFAULT_PATH, Options, ResolverSettings, Settings, as_sync
+from .config import shell_settings as _shell_settings
 from .decision import HEADER_NAMES, Answer, TokenDecision
 from .errors import ResolverTimeoutError
 
@@ -38,35 +37,15 @@ _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in H
 _CHUNK = 64 * 1024
 
 
-def _as_sync(
-    func: Callable[..., Any], is_async: bool, timeout: float | None = None
-) -> Callable[..., Any]:
-    if not is_async:
-        return func
-    if timeout is None:
-        return async_to_sync(func)
-
-    async def bounded(*args: Any) -> Any:
-        return await await_within(func(*args), timeout)
-
-    return async_to_sync(bounded)
-
-
 class _TokenWSGIApp:
     """The token answer as a WSGI app, shared by the middleware and the endpoint."""
 
-    __slots__ = ("_on_issue", "_resolve", "decision")
+    __slots__ = ("_resolve", "_timeout", "decision")
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, resolver: ResolverSettings) -> None:
         self.decision = TokenDecision(settings)
-        self._resolve = _as_sync(
-            settings.resolve_user, settings.resolver_is_async, settings.resolver_timeout
-        )
-        self._on_issue = (
-            None
-            if settings.on_issue is None
-            else _as_sync(settings.on_issue, settings.on_issue_is_async)
-        )
+        self._resolve = as_sync(resolver.resolve_user, resolver.is_async, resolver.timeout)
+        self._timeout = resolver.timeout
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         decision = self.decision
@@ -87,45 +66,23 @@ class _TokenWSGIApp:
     def _answer_user(
         self, environ: WSGIEnvironment, method: str, headers: dict[str, str]
     ) -> Answer:
-        return answer_user_sync(
-            self.decision,
+        decision = self.decision
+        try:
+            user_id = self._resolve(environ)
+        except ResolverTimeoutError:
+            return decision.resolver_timed_out(method, headers, self._timeout)
+        except Exception:
+            return decision.resolver_failed(method, headers)
+        return decision.respond(
             method,
+            user_id,
             headers,
-            lambda: self._resolve(environ),
-            self._on_issue,
-            lambda: {
+            {
                 "method": method,
                 "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
                 "client": environ.get("REMOTE_ADDR") or None,
             },
         )
-
-
-def answer_user_sync(
-    decision: TokenDecision,
-    method: str,
-    headers: dict[str, str],
-    resolve: Callable[[], Any],
-    on_issue: Callable[[str, int, RequestInfo], Any] | None,
-    request_info: Callable[[], RequestInfo],
-) -> Answer:
-    """Resolve the user on this thread, answer, and report a delivered token to ``on_issue``.
-
-    The sync half of every shell that runs on a request thread: the WSGI shell and the Django view.
-    """
-    try:
-        user_id = resolve()
-    except ResolverTimeoutError:
-        return decision.resolver_timed_out(method, headers)
-    except Exception:
-        return decision.resolver_failed(method, headers)
-    answer, issued = decision.answer(method, user_id, headers)
-    if issued is not None and on_issue is not None:
-        try:
-            on_issue(issued.subject, issued.expires_at, request_info())
-        except Exception:
-            decision.hook_failed()
-    return answer
 
 
 def _drain(environ: WSGIEnvironment, limit: int) -> bool:
@@ -178,11 +135,12 @@ class RolloutTokenWSGIMiddleware:
         path: str = DEFAULT_PATH,
         **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(resolve_user=resolve_user, path=path, **options)
         self.app = app
         self.path = path
         self._environ_path = _wsgi_path(path)
-        self._token_app = _TokenWSGIApp(settings)
+        self._token_app = _TokenWSGIApp(
+            *_shell_settings(type(self).__name__, resolve_user, path, options)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, app={self.app!r})"
@@ -206,8 +164,9 @@ class RolloutTokenWSGIEndpoint:
         resolve_user: Callable[[WSGIEnvironment], Any],
         **options: Unpack[Options],
     ) -> None:
-        settings = Settings.build(resolve_user=resolve_user, path=None, **options)
-        self._token_app = _TokenWSGIApp(settings)
+        self._token_app = _TokenWSGIApp(
+            *_shell_settings(type(self).__name__, resolve_user, None, options)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -183,16 +183,29 @@ def test_trusted_header_resolvers() -> None:
 
 
 @pytest.mark.parametrize("resolver", [session_user(), authenticated_user()])
-def test_resolver_without_its_middleware_is_a_500(
+def test_resolver_without_its_middleware_is_a_500_logged_once_with_the_fix(
     resolver: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A wiring mistake only a request shows: one log record that says what must run first and
+    how (``add_middleware`` runs the last added first), not a traceback on every request."""
     app = Starlette(
         routes=_routes(),
         middleware=[Middleware(RolloutTokenMiddleware, resolve_user=resolver, **CREDENTIALS)],
     )
     with TestClient(app) as client:
-        assert client.get("/rollout-token").status_code == 500
-    assert any("Middleware before the token middleware" in str(r.exc_info) for r in caplog.records)
+        for _ in range(3):
+            assert client.get("/rollout-token").status_code == 500
+        assert client.get("/").text == "home"
+    records = [r for r in caplog.records if r.name == "rollout_middleware"]
+    assert len(records) == 1
+    (record,) = records
+    assert record.levelname == "ERROR"
+    assert record.exc_info is None
+    message = record.getMessage()
+    assert "Middleware must run before the token middleware" in message
+    assert "list it before RolloutTokenMiddleware" in message
+    assert "the middleware added last runs first" in message
+    assert "logged once" in message
 
 
 def test_fastapi_one_line() -> None:

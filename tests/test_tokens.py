@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 import warnings
 
 import jwt
@@ -189,16 +190,22 @@ def test_secret_never_in_repr_or_str() -> None:
         assert CLIENT_ID in text
 
 
-def test_short_secret_is_logged_once_and_never_warns(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("run", ["first", "again"])  # twice in one process: no state carries over
+def test_short_secret_is_logged_once_and_never_warns(
+    caplog: pytest.LogCaptureFixture, run: str
+) -> None:
     short = "short-secret-of-rollout"
+    # Logged once per client id per process: a client id of this run's own, so that the test
+    # passes however often it runs in one process (pytest --count, a mutation run).
+    client_id = f"short-client-{uuid.uuid4().hex}"
     caplog.set_level(logging.WARNING, logger="rollout_middleware")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        first = TokenIssuer("short-client", short)
-        second = TokenIssuer("short-client", short)
+        first = TokenIssuer(client_id, short)
+        second = TokenIssuer(client_id, short)
         for tok in (first, second):
             for _ in range(3):
-                verify_token(tok.mint("u"), secret=short, client_id="short-client")
+                verify_token(tok.mint("u"), secret=short, client_id=client_id)
     records = [r for r in caplog.records if "recommends" in r.getMessage()]
     assert len(records) == 1
     assert "23 bytes" in records[0].getMessage()

@@ -15,7 +15,11 @@ anonymous user's ``get_id()`` is ``None``. It may also be an ``async def`` (run 
 Flask runs async views: it costs an event loop per request).
 
 Settings come from, in this order: the keyword arguments, ``app.config``, the process environment,
-the defaults. ``init_app`` validates them and raises
+the defaults. ``app.config`` values are Python values, typed as Django's settings are
+(``ROLLOUT_TOKEN_TTL = 900``; ``"900"`` is refused, as by Django's checks); only environment
+variables, which are strings, are parsed (``ROLLOUT_RESOLVER_TIMEOUT`` also takes ``"none"`` in
+``app.config``). A route of the app already at the token path is an error, and so is a
+``resolve_user`` that takes arguments. ``init_app`` validates them and raises
 :class:`~rollout_middleware.errors.ConfigurationError` when the app is set up, not at its first
 request.
 
@@ -26,8 +30,8 @@ request.
 ``ROLLOUT_CLIENT_SECRET``       ``client_secret``       required (unless ``issuer``)
 ``ROLLOUT_TOKEN_PATH``          ``path``                ``"/rollout-token"``
 ``ROLLOUT_TOKEN_TTL``           ``ttl``                 ``900`` seconds
-``ROLLOUT_TOKEN_METHODS``       ``methods``             ``("GET",)``; a string: ``"GET,POST"``
-``ROLLOUT_ALLOWED_ORIGINS``     ``allowed_origins``     ``()``; a string: comma-separated
+``ROLLOUT_TOKEN_METHODS``       ``methods``             ``("GET",)``; env: ``"GET,POST"``
+``ROLLOUT_ALLOWED_ORIGINS``     ``allowed_origins``     ``()``; env: comma-separated
 ``ROLLOUT_RESOLVER_TIMEOUT``    ``resolver_timeout``    ``10.0`` s, async only; ``"none"``
 ``ROLLOUT_MAX_BODY_SIZE``       ``max_body_size``       ``65536`` bytes
 ==============================  ======================  ======================================
@@ -72,9 +76,17 @@ own 500 handler does not see it.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+try:
+    import flask  # noqa: F401 - only to say which extra is missing
+except ImportError as exc:  # pragma: no cover - tested in a process that hides flask
+    raise ImportError(
+        'rollout_middleware.contrib.flask needs Flask: pip install "rollout-middleware[flask]"'
+    ) from exc
 
 from flask import Flask, Response, current_app, request
 
@@ -135,6 +147,16 @@ def _timeout(key: str, value: object) -> object:
     return value
 
 
+def _typed_whole(key: str, value: object) -> object:
+    """An ``app.config`` value that must be an int: a string is refused, naming the key."""
+    if isinstance(value, str):
+        raise ConfigurationError(
+            f"{key} must be a whole number (an int, as in Django's settings), got {value!r}; "
+            "only environment variables are parsed from strings"
+        )
+    return value
+
+
 def _names(key: str, value: object) -> object:
     return _split(value) if isinstance(value, str) else value
 
@@ -174,6 +196,7 @@ class RolloutToken:
             raise ConfigurationError(
                 "resolve_user must be a zero-argument callable that returns a user id or None"
             )
+        _check_no_arguments(resolve_user)
         if not isinstance(endpoint, str) or not endpoint:
             raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
         self.resolve_user = resolve_user
@@ -213,6 +236,12 @@ class RolloutToken:
                 "endpoint"
             )
         path, options = self._read_settings(app.config, os.environ)
+        for rule in app.url_map.iter_rules():
+            if rule.rule == path:
+                raise ConfigurationError(
+                    f"the app already has a route at {path!r} (endpoint {rule.endpoint!r}); "
+                    "remove it, or serve the token elsewhere with ROLLOUT_TOKEN_PATH / path="
+                )
         token_app = RolloutTokenWSGIEndpoint(
             resolve_user=self._environ_resolver(),
             issuer=self.issuer,
@@ -246,13 +275,19 @@ class RolloutToken:
 
         given = self._given
 
-        def read(name: str, key: str, default: object, parse: Parser = _keep) -> Any:
+        def read(
+            name: str, key: str, default: object, parse: Parser = _keep, in_config: Parser = _keep
+        ) -> Any:
+            """The keyword, else ``app.config`` (Python values, as Django's settings: ``900``,
+            never ``"900"``), else the environment (strings, parsed with ``parse``)."""
             if name in given:
                 return given[name]
-            for source in (config, environ):
-                value = source.get(key)
-                if value is not None:
-                    return parse(key, value)
+            value = config.get(key)
+            if value is not None:
+                return in_config(key, value)
+            value = environ.get(key)
+            if value is not None:
+                return parse(key, value)
             return default
 
         path = check_path(read("path", "ROLLOUT_TOKEN_PATH", DEFAULT_PATH))
@@ -260,16 +295,24 @@ class RolloutToken:
             "methods": read("methods", "ROLLOUT_TOKEN_METHODS", DEFAULT_METHODS, _names),
             "allowed_origins": read("allowed_origins", "ROLLOUT_ALLOWED_ORIGINS", (), _names),
             "resolver_timeout": read(
-                "resolver_timeout", "ROLLOUT_RESOLVER_TIMEOUT", DEFAULT_RESOLVER_TIMEOUT, _timeout
+                "resolver_timeout",
+                "ROLLOUT_RESOLVER_TIMEOUT",
+                DEFAULT_RESOLVER_TIMEOUT,
+                _timeout,
+                _timeout,  # "none" in app.config: no limit, over the environment's
             ),
             "max_body_size": read(
-                "max_body_size", "ROLLOUT_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE, _whole
+                "max_body_size",
+                "ROLLOUT_MAX_BODY_SIZE",
+                DEFAULT_MAX_BODY_SIZE,
+                _whole,
+                _typed_whole,
             ),
         }
         if self.issuer is None:
             options["client_id"] = read("client_id", "ROLLOUT_CLIENT_ID", "")
             options["client_secret"] = read("client_secret", "ROLLOUT_CLIENT_SECRET", "")
-            options["ttl"] = read("ttl", "ROLLOUT_TOKEN_TTL", DEFAULT_TTL, _whole)
+            options["ttl"] = read("ttl", "ROLLOUT_TOKEN_TTL", DEFAULT_TTL, _whole, _typed_whole)
         else:
             for name in ("client_id", "client_secret", "ttl"):
                 if name in given:
@@ -277,6 +320,24 @@ class RolloutToken:
                         "give either issuer or client_id/client_secret/ttl, not both"
                     )
         return path, options
+
+
+def _check_no_arguments(resolve_user: Callable[..., Any]) -> None:
+    """Refuse a resolver that needs arguments (the WSGI middleware's ``resolve_user(environ)``):
+    the extension calls it with none, in the request context."""
+    try:
+        signature = inspect.signature(resolve_user)
+    except (TypeError, ValueError):  # no signature to read (some builtins): trust it
+        return
+    try:
+        signature.bind()
+    except TypeError:
+        raise ConfigurationError(
+            f"resolve_user must take no arguments, but {signature} needs some: the extension "
+            "calls it with none, inside the request context, so read flask.request, "
+            "flask.session or current_user there (resolve_user(environ) is the WSGI "
+            "middleware's form)"
+        ) from None
 
 
 def _make_view(token_app: RolloutTokenWSGIEndpoint) -> Callable[[], Response]:

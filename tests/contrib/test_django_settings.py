@@ -39,8 +39,20 @@ def _wirings() -> dict[str, Callable[[], object]]:
         "rollout_asgi": lambda: contrib.rollout_asgi(get_asgi_application()),
         "rollout_wsgi": lambda: contrib.rollout_wsgi(get_wsgi_application()),
         "RolloutTokenView": contrib.RolloutTokenView,
-        "token_urlpatterns": contrib.token_urlpatterns,
+        "token_urlpatterns": _without_the_app(contrib.token_urlpatterns),
     }
+
+
+def _without_the_app(wire: Callable[[], object]) -> Callable[[], object]:
+    """``wire`` in a project without the app: with it, the system checks report wrong settings
+    and the URLconf does not raise for them (tests/contrib/test_django_checks.py)."""
+    from django.test import modify_settings
+
+    def wired() -> object:
+        with modify_settings(INSTALLED_APPS={"remove": ["rollout_middleware.contrib.django"]}):
+            return wire()
+
+    return wired
 
 
 @pytest.fixture(params=["rollout_asgi", "rollout_wsgi", "RolloutTokenView", "token_urlpatterns"])

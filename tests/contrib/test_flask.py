@@ -550,9 +550,13 @@ def test_mounted_under_a_script_name(app: Flask) -> None:
         ({"ROLLOUT_TOKEN_TTL": 99999}, "ttl must be"),
         ({"ROLLOUT_TOKEN_PATH": "no-slash"}, "path must be"),
         ({"ROLLOUT_TOKEN_PATH": "/a b"}, "path must be"),
-        ({"ROLLOUT_TOKEN_METHODS": "get"}, "upper-case"),
+        ({"ROLLOUT_TOKEN_METHODS": ["get"]}, "upper-case"),
         ({"ROLLOUT_TOKEN_METHODS": ["OPTIONS"]}, "OPTIONS"),
-        ({"ROLLOUT_ALLOWED_ORIGINS": "https://a.test/"}, "allowed origin"),
+        ({"ROLLOUT_ALLOWED_ORIGINS": "https://a.test/"}, "allowed_origins must be a sequence"),
+        # Typed as Django's settings: an int, never a string of digits (only env is parsed).
+        ({"ROLLOUT_TOKEN_TTL": "900"}, "ROLLOUT_TOKEN_TTL must be a whole number \\(an int"),
+        ({"ROLLOUT_MAX_BODY_SIZE": "4"}, "ROLLOUT_MAX_BODY_SIZE must be a whole number"),
+        ({"ROLLOUT_TOKEN_METHODS": "GET,POST"}, "methods must be a sequence"),
         ({"ROLLOUT_RESOLVER_TIMEOUT": "later"}, "ROLLOUT_RESOLVER_TIMEOUT"),
         ({"ROLLOUT_MAX_BODY_SIZE": -1}, "max_body_size"),
     ],
@@ -584,6 +588,12 @@ def test_wiring_mistakes_fail_at_setup() -> None:
     other.add_url_rule("/mine", "rollout_token", lambda: "mine")
     with pytest.raises(ConfigurationError, match="already has a view"):
         RolloutToken(other, resolve_user=lambda: None, client_id=CLIENT_ID, client_secret=SECRET)
+    with pytest.raises(ConfigurationError, match=r"must take no arguments.*\(environ\)"):
+        RolloutToken(resolve_user=lambda environ: None)
+    routed = Flask(__name__)
+    routed.add_url_rule("/rollout-token", "my_token", lambda: "mine")
+    with pytest.raises(ConfigurationError, match="already has a route at '/rollout-token'"):
+        RolloutToken(routed, resolve_user=lambda: None, client_id=CLIENT_ID, client_secret=SECRET)
     named = Flask(__name__)
     RolloutToken(
         named,

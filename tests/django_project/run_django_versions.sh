@@ -26,6 +26,9 @@ for version in "${series[@]}"; do
     echo "== Django $("$venv/bin/python" -m django --version) =="
     "$venv/bin/python" -m pytest tests/contrib/test_django.py tests/contrib/test_django_settings.py \
         tests/contrib/test_django_servers.py tests/contrib/test_django_example.py \
+        tests/contrib/test_django_middleware.py tests/contrib/test_django_checks.py \
+        tests/contrib/test_drf.py tests/contrib/test_django_docs.py \
+        tests/test_equivalence.py \
         -q -p no:cacheprovider || status=1
 done
 exit $status

@@ -19,6 +19,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "rollout_middleware.contrib.django",  # the system checks of the ROLLOUT_* settings
 ]
 
 MIDDLEWARE = [
@@ -79,3 +82,13 @@ USE_TZ = True
 ROLLOUT_CLIENT_ID = "test-client"
 ROLLOUT_CLIENT_SECRET = "s3cr3t-" + "x" * 57
 # ROLLOUT_TOKEN_PATH and ROLLOUT_TOKEN_TTL keep their defaults: "/rollout-token", 900.
+
+# Django REST framework: the token view authenticates with any of these (tests/contrib/test_drf.py).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": "2/day"},
+}

@@ -1,74 +1,74 @@
 """Django integration: Rollout tokens for Django's logged-in user.
 
-Three ways to wire it. Each reads the ``ROLLOUT_*`` settings when it is called, after
+Four ways to wire it. Each reads the ``ROLLOUT_*`` settings when it is built, after
 ``django.setup()``, never when this module is imported:
 
+- ``MIDDLEWARE``: ``"rollout_middleware.contrib.django.RolloutTokenMiddleware"``, after
+  ``AuthenticationMiddleware`` (:class:`RolloutTokenMiddleware`): the token for ``request.user``;
 - ``asgi.py``: ``application = rollout_asgi(get_asgi_application())``;
 - ``wsgi.py``: ``application = rollout_wsgi(get_wsgi_application())``;
 - ``urls.py``: ``path("", include(token_urlpatterns()))``, or ``path("rollout-token", token_view)``.
 
-Settings (each optional but the credentials):
-
-=========================  =================================================================
-``ROLLOUT_CLIENT_ID``      the Rollout client id; default: the ``ROLLOUT_CLIENT_ID`` env var
-``ROLLOUT_CLIENT_SECRET``  the client secret; default: the ``ROLLOUT_CLIENT_SECRET`` env var
-``ROLLOUT_TOKEN_PATH``     ``"/rollout-token"``: where the token is served
-``ROLLOUT_TOKEN_TTL``      ``900``: token lifetime in seconds (1 to 3600)
-``ROLLOUT_TOKEN_METHODS``  ``("GET",)``: methods that serve a token (``HEAD`` comes with ``GET``)
-``ROLLOUT_ALLOWED_ORIGINS``  ``()``: other origins whose pages may fetch a token (CORS)
-=========================  =================================================================
+Add ``"rollout_middleware.contrib.django"`` to ``INSTALLED_APPS`` for the system checks of every
+``ROLLOUT_*`` setting (:mod:`.checks`); the settings and their defaults are in :mod:`.conf`.
 
 A wrong or missing setting raises :class:`~django.core.exceptions.ImproperlyConfigured`, naming
-the setting, when the application is built (``asgi.py``/``wsgi.py``) or the URLconf is loaded.
+the setting, when the application is built (``asgi.py``/``wsgi.py``, the middleware when Django
+loads ``MIDDLEWARE``) or the URLconf is loaded.
 
 The ASGI and WSGI wrappers answer the token path before Django's middleware runs, so they find the
 user the way Django's ``SessionMiddleware`` and ``AuthenticationMiddleware`` would: the session
 cookie (``SESSION_COOKIE_NAME``), a store of the configured ``SESSION_ENGINE``, then Django's own
 :func:`django.contrib.auth.get_user`: the backend recorded in the session, the user it loads, and
 the session auth hash, so a password change logs the user out here too. Inactive users get no
-token. The view instead uses ``request.user``, whatever middleware set it.
+token. The middleware and the view instead use ``request.user``, whatever middleware set it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
-from collections.abc import Callable, Iterable, Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
+try:
+    import django  # noqa: F401 - only to say which extra is missing
+except ImportError as exc:  # pragma: no cover - tested in a process that hides django
+    raise ImportError(
+        'rollout_middleware.contrib.django needs Django: pip install "rollout-middleware[django]"'
+    ) from exc
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.exceptions import ImproperlyConfigured
-from django.core.handlers.wsgi import get_str_from_wsgi
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler, get_str_from_wsgi
 from django.core.signals import setting_changed
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, parse_cookie
 from django.urls import URLPattern, path
 from starlette.types import ASGIApp, Scope
 
-from ..asgi import RolloutTokenMiddleware
-from ..config import (
-    DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_METHODS,
-    DEFAULT_PATH,
-    DEFAULT_RESOLVER_TIMEOUT,
-    Settings,
-    is_async_callable,
-)
-from ..decision import HEADER_NAMES, Answer, RequestInfo, TokenDecision
-from ..errors import ConfigurationError
-from ..tokens import CLIENT_ID_ENV, CLIENT_SECRET_ENV, DEFAULT_TTL, TokenIssuer
-from ..wsgi import RolloutTokenWSGIMiddleware, answer_user_sync
+from ...asgi import RolloutTokenMiddleware as _ASGIMiddleware
+from ...config import DEFAULT_MAX_BODY_SIZE, DEFAULT_RESOLVER_TIMEOUT, is_async_callable
+from ...decision import Answer, RequestInfo, TokenDecision, request_headers
+from ...errors import ConfigurationError
+from ...tokens import TokenIssuer
+from ...wsgi import RolloutTokenWSGIMiddleware
+from .conf import checks_installed, raise_first, read_settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 __all__ = [
     "RolloutOptions",
+    "RolloutTokenMiddleware",
     "RolloutTokenView",
+    "answer_request",
+    "answer_response",
     "rollout_asgi",
     "rollout_options",
     "rollout_wsgi",
@@ -101,50 +101,39 @@ def _setting(name: str) -> Iterator[None]:
         raise ImproperlyConfigured(f"{name}: {exc}") from None
 
 
-def _materialise(value: Any) -> Any:
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
-        return tuple(value)
-    return value
-
-
 def rollout_options() -> RolloutOptions:
     """Read and validate the ``ROLLOUT_*`` settings (see the module docstring for defaults).
 
     Raises :class:`~django.core.exceptions.ImproperlyConfigured` naming the wrong setting. The
-    message never contains the client secret.
+    message never contains the client secret. The settings are those the system checks check
+    (:mod:`rollout_middleware.contrib.django.conf`).
     """
-    client_id = getattr(settings, "ROLLOUT_CLIENT_ID", None)
-    if client_id is None:
-        client_id = os.environ.get(CLIENT_ID_ENV, "")
-    client_secret = getattr(settings, "ROLLOUT_CLIENT_SECRET", None)
-    if client_secret is None:
-        client_secret = os.environ.get(CLIENT_SECRET_ENV, "")
-    token_path = getattr(settings, "ROLLOUT_TOKEN_PATH", DEFAULT_PATH)
-    ttl = getattr(settings, "ROLLOUT_TOKEN_TTL", DEFAULT_TTL)
-    methods = getattr(settings, "ROLLOUT_TOKEN_METHODS", DEFAULT_METHODS)
-    origins = getattr(settings, "ROLLOUT_ALLOWED_ORIGINS", ())
-    # Checked once, returned after: so a one-shot iterable is read only once.
-    methods = _materialise(methods)
-    origins = _materialise(origins)
-
-    with _setting("ROLLOUT_CLIENT_ID / ROLLOUT_CLIENT_SECRET"):
-        TokenIssuer(client_id, client_secret)
-    with _setting("ROLLOUT_TOKEN_TTL"):
-        issuer = TokenIssuer(client_id, client_secret, ttl=ttl)
-    with _setting("ROLLOUT_TOKEN_PATH"):
-        if not isinstance(token_path, str):
-            raise ConfigurationError(f"path must be a str, got {token_path!r}")
-        Settings.build(resolve_user=user_id_of, issuer=issuer, path=token_path)
-    with _setting("ROLLOUT_TOKEN_METHODS"):
-        Settings.build(resolve_user=user_id_of, issuer=issuer, methods=methods)
-    with _setting("ROLLOUT_ALLOWED_ORIGINS"):
-        Settings.build(resolve_user=user_id_of, issuer=issuer, allowed_origins=origins)
+    found = read_settings()
+    raise_first(found)
+    options = found.options
+    issuer = options.get("issuer")
+    if issuer is None:
+        issuer = TokenIssuer(options["client_id"], options["client_secret"], ttl=options["ttl"])
     return {
         "issuer": issuer,
-        "path": token_path,
-        "methods": methods,
-        "allowed_origins": origins,
+        "path": found.path,
+        "methods": tuple(options["methods"]),
+        "allowed_origins": tuple(options["allowed_origins"]),
     }
+
+
+def _hook_and_size(
+    on_issue: OnIssue | None, max_body_size: int | None
+) -> tuple[OnIssue | None, int]:
+    """The wiring's own ``on_issue``/``max_body_size``, else ``ROLLOUT_ON_ISSUE`` /
+    ``ROLLOUT_MAX_BODY_SIZE`` (read and checked with the other settings)."""
+    options = read_settings().options
+    return (
+        options.get("on_issue") if on_issue is None else on_issue,
+        options.get("max_body_size", DEFAULT_MAX_BODY_SIZE)
+        if max_body_size is None
+        else max_body_size,
+    )
 
 
 # --- Finding the user ---------------------------------------------------------------------------
@@ -240,28 +229,82 @@ def user_id_from_environ(environ: WSGIEnvironment) -> str | int | None:
 # --- asgi.py and wsgi.py ------------------------------------------------------------------------
 
 
+def _describe(app: object) -> str:
+    if isinstance(app, (ASGIHandler, WSGIHandler)):
+        return f"Django's {type(app).__name__}"
+    if inspect.isfunction(app) or inspect.isbuiltin(app):
+        return f"the function {app.__qualname__}"
+    return f"{type(app).__name__} object"
+
+
+def _check_asgi_app(app: object) -> None:
+    """Refuse what is not an ASGI application, saying what was expected."""
+    if is_async_callable(app):
+        return
+    if isinstance(app, WSGIHandler):
+        hint = "this is a WSGI application: in wsgi.py, use rollout_wsgi(get_wsgi_application())"
+    elif callable(app) and getattr(app, "__name__", "") == "get_asgi_application":
+        hint = "call it: rollout_asgi(get_asgi_application())"
+    else:
+        hint = "give it Django's ASGI application: rollout_asgi(get_asgi_application())"
+    raise ImproperlyConfigured(
+        f"rollout_asgi() expects an ASGI application (an async callable), got {_describe(app)}; "
+        + hint
+    )
+
+
+def _check_wsgi_app(app: object) -> None:
+    """Refuse what is not a WSGI application, saying what was expected."""
+    hint = ""
+    if isinstance(app, ASGIHandler) or is_async_callable(app):
+        hint = "this is an ASGI application: in asgi.py, use rollout_asgi(get_asgi_application())"
+    elif not callable(app):
+        hint = "give it Django's WSGI application: rollout_wsgi(get_wsgi_application())"
+    else:
+        try:
+            inspect.signature(app).bind(object(), object())
+        except TypeError:
+            hint = (
+                "call it: rollout_wsgi(get_wsgi_application())"
+                if getattr(app, "__name__", "") == "get_wsgi_application"
+                else "a WSGI application takes (environ, start_response)"
+            )
+        except ValueError:  # no signature to inspect (a builtin): trust it
+            return
+    if hint:
+        raise ImproperlyConfigured(
+            f"rollout_wsgi() expects a WSGI application (environ, start_response), got "
+            f"{_describe(app)}; {hint}"
+        )
+
+
 def rollout_asgi(
     app: ASGIApp,
     *,
     resolve_user: Callable[[Scope], Any] = user_id_from_scope,
     resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
     on_issue: OnIssue | None = None,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-) -> RolloutTokenMiddleware:
+    max_body_size: int | None = None,
+) -> _ASGIMiddleware:
     """Wrap Django's ASGI application: ``application = rollout_asgi(get_asgi_application())``.
 
     The ``ROLLOUT_*`` settings are read now; every other path reaches ``app`` untouched. A sync
     ``resolve_user`` or ``on_issue`` runs with ``thread_sensitive=True``, where Django's ORM may run.
+    ``on_issue`` and ``max_body_size`` default to ``ROLLOUT_ON_ISSUE`` and ``ROLLOUT_MAX_BODY_SIZE``.
+    Anything but an ASGI application (a WSGI one, ``get_asgi_application`` not called) is refused.
     """
+    _check_asgi_app(app)
+    options = rollout_options()
+    on_issue, max_body_size = _hook_and_size(on_issue, max_body_size)
     with _setting("rollout_asgi"):
-        return RolloutTokenMiddleware(
+        return _ASGIMiddleware(
             app,
             resolve_user=resolve_user,
             resolver_timeout=resolver_timeout,
             on_issue=on_issue,
             max_body_size=max_body_size,
             thread_sensitive=True,
-            **rollout_options(),
+            **options,
         )
 
 
@@ -271,9 +314,15 @@ def rollout_wsgi(
     resolve_user: Callable[[WSGIEnvironment], Any] = user_id_from_environ,
     resolver_timeout: float | None = DEFAULT_RESOLVER_TIMEOUT,
     on_issue: OnIssue | None = None,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    max_body_size: int | None = None,
 ) -> RolloutTokenWSGIMiddleware:
-    """Wrap Django's WSGI application: ``application = rollout_wsgi(get_wsgi_application())``."""
+    """Wrap Django's WSGI application: ``application = rollout_wsgi(get_wsgi_application())``.
+
+    Anything but a WSGI application (an ASGI one, ``get_wsgi_application`` not called) is refused.
+    """
+    _check_wsgi_app(app)
+    options = rollout_options()
+    on_issue, max_body_size = _hook_and_size(on_issue, max_body_size)
     with _setting("rollout_wsgi"):
         return RolloutTokenWSGIMiddleware(
             app,
@@ -281,22 +330,38 @@ def rollout_wsgi(
             resolver_timeout=resolver_timeout,
             on_issue=on_issue,
             max_body_size=max_body_size,
-            **rollout_options(),
+            **options,
         )
 
 
 # --- The view ---------------------------------------------------------------------------------
 
 
-def _content_length(request: HttpRequest) -> int:
+def content_length(request: HttpRequest) -> int:
+    """The request body's declared length (0 when absent or malformed), for the precheck."""
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return 0
 
 
-def _response(answer: Answer) -> HttpResponse:
-    response = HttpResponse(answer.body, status=answer.status)
+def request_info(request: HttpRequest) -> RequestInfo:
+    """What the ``on_issue`` hook learns of a Django request."""
+    return {
+        "method": request.method or "GET",
+        "path": request.path,
+        "client": request.META.get("REMOTE_ADDR") or None,
+    }
+
+
+def answer_response(
+    answer: Answer, response_class: type[HttpResponse] = HttpResponse
+) -> HttpResponse:
+    """The core's :class:`~rollout_middleware.decision.Answer` as a Django response: its status,
+    exactly its headers (Django's default ``Content-Type`` removed where the answer has none) and
+    its body."""
+    response = response_class(answer.body, status=answer.status)
+    del response.headers["Content-Type"]
     for name, value in answer.headers:
         response.headers[name] = value
     return response
@@ -312,60 +377,41 @@ class RolloutTokenView:
     token, as every POST to a Django view does.
     """
 
-    __slots__ = ("_on_issue", "decision")
+    __slots__ = ("decision",)
 
     def __init__(
-        self, *, on_issue: OnIssue | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE
+        self, *, on_issue: OnIssue | None = None, max_body_size: int | None = None
     ) -> None:
         options = rollout_options()
+        on_issue, max_body_size = _hook_and_size(on_issue, max_body_size)
         with _setting("RolloutTokenView"):
-            config = Settings.build(
-                resolve_user=user_id_of,
-                path=None,
+            self.decision = TokenDecision.build(
                 issuer=options["issuer"],
                 methods=options["methods"],
                 allowed_origins=options["allowed_origins"],
                 on_issue=on_issue,
                 max_body_size=max_body_size,
             )
-        self.decision = TokenDecision(config)
-        self._on_issue: OnIssue | None = (
-            async_to_sync(on_issue)
-            if on_issue is not None and is_async_callable(on_issue)
-            else on_issue
-        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        decision = self.decision
-        method = request.method or "GET"
-        headers = {name: request.headers[name] for name in HEADER_NAMES if name in request.headers}
-        answer = decision.precheck(method, headers)
-        if (
-            answer is None
-            and decision.wants_body(method)
-            and _content_length(request) > decision.settings.max_body_size
-        ):
-            answer = decision.body_too_large(method, headers)
-        if answer is None:
-            answer = self._answer_user(request, method, headers)
-        return _response(answer)
+        return answer_response(answer_request(self.decision, request))
 
-    def _answer_user(self, request: HttpRequest, method: str, headers: dict[str, str]) -> Answer:
-        return answer_user_sync(
-            self.decision,
-            method,
-            headers,
-            lambda: user_id_of(request.user),
-            self._on_issue,
-            lambda: {
-                "method": method,
-                "path": request.path,
-                "client": request.META.get("REMOTE_ADDR") or None,
-            },
-        )
+
+def answer_request(decision: TokenDecision, request: HttpRequest) -> Answer:
+    """The answer to a Django request for the token, for ``request.user``; sync."""
+    method = request.method or "GET"
+    headers = request_headers(request.headers.get)
+    answer = decision.precheck(method, headers, content_length(request))
+    if answer is not None:
+        return answer
+    try:
+        user_id = user_id_of(request.user)
+    except Exception:
+        return decision.resolver_failed(method, headers)
+    return decision.respond(method, user_id, headers, request_info(request))
 
 
 @functools.cache
@@ -374,7 +420,8 @@ def _default_view() -> RolloutTokenView:
 
 
 def token_view(request: HttpRequest) -> HttpResponse:
-    """The default :class:`RolloutTokenView`, built at its first request from the settings."""
+    """The default :class:`RolloutTokenView`, built from the settings (at its first request, or
+    when the ``rollout_middleware.contrib.django`` app is ready)."""
     return _default_view()(request)
 
 
@@ -394,8 +441,19 @@ def token_urlpatterns(
 
     ``urlpatterns = [..., path("", include(token_urlpatterns()))]``. Under a prefix,
     ``path("api/", include(...))``, the route is relative to that prefix. The settings are
-    validated now, so a wrong one fails when the URLconf loads (``manage.py check`` loads it).
-    ``view`` defaults to :func:`token_view`.
+    validated now, so a wrong one fails when the URLconf loads (``manage.py check`` loads it);
+    with the app in ``INSTALLED_APPS`` the app fails the server's start instead and the system
+    checks report them under ``manage.py`` (a wrong ``ROLLOUT_TOKEN_PATH`` gives no route there,
+    so that every check message is shown). ``view`` defaults to :func:`token_view`.
     """
-    route = rollout_options()["path"].lstrip("/")
+    if checks_installed():
+        found = read_settings()
+        if any(p.setting == "ROLLOUT_TOKEN_PATH" for p in found.problems):
+            return []
+        route = found.path.lstrip("/")
+    else:
+        route = rollout_options()["path"].lstrip("/")
     return [path(route, view if view is not None else token_view, name="rollout-token")]
+
+
+from .middleware import RolloutTokenMiddleware  # noqa: E402 - it uses the helpers above

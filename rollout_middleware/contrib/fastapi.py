@@ -1,0 +1,425 @@
+"""FastAPI integration: :func:`rollout_token_router`, the token route for the user a dependency names.
+
+::
+
+    from fastapi import Depends, FastAPI
+    from rollout_middleware.contrib.fastapi import rollout_token_router
+
+    async def current_user_id(user: User = Depends(get_current_active_user)) -> str:
+        return user.username
+
+    app = FastAPI()
+    app.include_router(rollout_token_router(current_user_id))
+
+``user_id`` is an ordinary FastAPI dependency, sync or async, with its own ``Depends``/``Security``
+parameters and sub-dependencies (``OAuth2PasswordBearer``, a ``get_db`` session, the request's
+session): it returns the user's id (``str`` or ``int``), or ``None`` for nobody (``401``). An
+``HTTPException`` it raises (the 401 of FastAPI's security tutorial, with ``WWW-Authenticate:
+Bearer``; a 400 for a disabled user) reaches the client as the app renders it. Every other answer
+(status, headers, body) is the ASGI middleware's, from the same
+:class:`~rollout_middleware.decision.TokenDecision`. ``app.dependency_overrides[current_user_id]``
+works as for any dependency, which is the easy way to log a test user in.
+
+The route is in the OpenAPI schema: the :class:`RolloutToken` response model, the problem+json
+error answers, and the security scheme the dependency declares (the lock in ``/docs``).
+
+How it is built
+---------------
+The router holds two routes on the token path, of a custom ``route_class``:
+
+1. the methods that serve a token (``GET`` by default), in the OpenAPI schema;
+2. every other HTTP method, out of it: ``HEAD`` (FastAPI does not answer it for ``GET`` by
+   itself), and the rest for the ``405`` with ``Allow`` and the CORS preflight. (A method HTTP does
+   not define, such as ``PROPFIND``, gets FastAPI's own ``405``.)
+
+The route class's ``get_route_handler`` runs
+:meth:`~rollout_middleware.decision.TokenDecision.precheck` before FastAPI reads the body or solves
+a single dependency: a cross-site request is refused ``403`` before the user dependency runs, a
+method that serves no token is answered ``405`` without running it, and a body over
+``max_body_size`` is a ``413`` before it is buffered. Then FastAPI solves the dependencies and the
+endpoint turns the user id into the answer. An exception the dependency raises goes to the app's
+exception handler if it has one for it (``HTTPException`` and ``RequestValidationError`` always
+do), with the CORS headers of an allowed origin added; any other is logged and answered ``500``,
+saying nothing of it, as by the middleware.
+
+Options are the middleware's answer options (``issuer``, ``client_id``, ``client_secret``,
+``ttl``, ``methods``, ``allowed_origins``, ``on_issue``, ``max_body_size``), checked when the
+router is built. There is no ``resolver_timeout``: the dependency runs under FastAPI, which has no
+way to abandon it; bound what it waits on (a database timeout) instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, params
+from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, HTTPConnection
+
+from ..config import DEFAULT_PATH, AnswerOptions, Settings, check_path, is_async_callable
+from ..decision import Answer, TokenDecision, request_headers
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from starlette.types import Scope
+    from typing_extensions import Unpack
+
+__all__ = ["RolloutToken", "rollout_token_router"]
+
+_OWNER = "rollout_token_router"
+
+#: Options of the ASGI middleware that have no meaning here, and why.
+_NOT_TAKEN = {
+    "resolve_user": "the user comes from user_id, a FastAPI dependency (the first argument)",
+    "resolver_timeout": (
+        "the user dependency runs under FastAPI, which cannot abandon it; bound what it waits on "
+        "(a database timeout) instead"
+    ),
+    "thread_sensitive": "FastAPI runs sync dependencies in its own thread pool",
+}
+
+#: Methods that go into the OpenAPI schema when they serve tokens.
+_DOCUMENTED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+#: HTTP's methods (RFC 9110, and PATCH): the route answers each of them, those that serve no token
+#: with the decision's 405 or preflight. Another method gets FastAPI's own 405.
+_HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+#: Parameter types FastAPI fills from the request itself, never from the client's query or body.
+_INJECTED = (HTTPConnection, Response, BackgroundTasks, SecurityScopes)
+
+
+class RolloutToken(BaseModel):
+    """The token answer (``200``), as the front end's fetch function reads it."""
+
+    token: str = Field(
+        description="The Rollout auth token for the logged-in user: an HS512 JWT, fresh on every "
+        "request."
+    )
+    expires_at: int = Field(description="When the token expires, in seconds since the Unix epoch.")
+    expires_in: int = Field(description="Seconds from now until the token expires.")
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem. It never says more than the status does.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "title": "Type", "example": "about:blank"},
+        "title": {"type": "string", "title": "Title"},
+        "status": {"type": "integer", "title": "Status"},
+        "detail": {"type": "string", "title": "Detail"},
+    },
+}
+
+_ERRORS = (
+    (
+        401,
+        "Nobody is logged in: the user dependency returned None. (An HTTPException the "
+        'dependency raises is rendered by the app, as {"detail": ...}.)',
+    ),
+    (
+        403,
+        "A cross-site request from an origin not in allowed_origins; refused before the user "
+        "dependency runs.",
+    ),
+    (405, "A method that serves no token on this path, with Allow."),
+    (413, "A request body larger than max_body_size."),
+    (500, "The user dependency failed, or returned something that is not a user id (logged)."),
+)
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "description": description,
+            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status, description in _ERRORS
+    }
+
+
+class _TokenRoute(APIRoute):
+    """A FastAPI route whose handler asks the decision for an early answer first.
+
+    ``get_route_handler`` is FastAPI's documented hook ("Custom Request and APIRoute class"): the
+    handler it returns runs before FastAPI reads the body or solves any dependency. Each router
+    has its own subclass, holding its decision.
+    """
+
+    decision: ClassVar[TokenDecision]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        solve_and_run = super().get_route_handler()
+        decision = self.decision
+
+        async def rollout_token_route(request: Request) -> Response:
+            method = request.method
+            headers = request_headers(request.headers.get)
+            try:
+                answer = await _early_answer(decision, request, method, headers)
+            except ClientDisconnect:  # gone while sending the body: nobody reads this
+                return Response(status_code=400)
+            if answer is not None:
+                return _response(answer)
+            try:
+                return await solve_and_run(request)
+            except Exception as exc:
+                handler = _app_handler(request.scope, exc)
+                if handler is None and not isinstance(exc, HTTPException):
+                    return _response(decision.resolver_failed(method, headers))
+                cors = decision.cors_headers(headers)
+                if handler is None or not cors:
+                    raise  # the app renders it, as for any other route
+                return await _render(handler, request, exc, cors)
+
+        return rollout_token_route
+
+
+async def _early_answer(
+    decision: TokenDecision, request: Request, method: str, headers: Mapping[str, str]
+) -> Answer | None:
+    """The decision's answer before the user is looked up (403, 405, 413), or ``None``.
+
+    A body (``POST``) is read here, at most ``max_body_size`` bytes, and kept where
+    ``Request.body()`` keeps it, so a dependency may still read it.
+    """
+    declared = request.headers.get("content-length")
+    length = int(declared) if declared and declared.isascii() and declared.isdigit() else None
+    answer = decision.precheck(method, headers, length)
+    if answer is not None or not decision.wants_body(method):
+        return answer
+    limit = decision.settings.max_body_size
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return decision.body_too_large(method, headers)
+        chunks.append(chunk)
+    request._body = b"".join(chunks)
+    return None
+
+
+def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
+    """The app's exception handler for ``exc``, found as Starlette finds it, or ``None``."""
+    handlers: Mapping[Any, Callable[..., Any]]
+    handlers, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
+    if isinstance(exc, HTTPException) and exc.status_code in status_handlers:
+        return status_handlers[exc.status_code]  # type: ignore[no-any-return]
+    return next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+
+
+async def _render(
+    handler: Callable[..., Any],
+    request: Request,
+    exc: Exception,
+    cors: tuple[tuple[str, str], ...],
+) -> Response:
+    """The app's own answer to ``exc``, with the CORS headers of an allowed origin."""
+    if is_async_callable(handler):
+        response: Response = await handler(request, exc)
+    else:
+        response = await run_in_threadpool(handler, request, exc)
+    for name, value in cors:
+        if name == "Vary":
+            response.headers.add_vary_header(value)
+        else:
+            response.headers[name] = value
+    return response
+
+
+def _response(answer: Answer) -> Response:
+    """The decision's answer as a Starlette response, headers as they are (no added type)."""
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = list(answer.raw_headers)
+    return response
+
+
+def _token_endpoint(decision: TokenDecision, dependency: Any) -> Callable[..., Awaitable[Response]]:
+    # FastAPI reads this signature: ``user_id`` is the app's dependency. The annotations are
+    # resolved in this module's globals (``Request``, ``Any``, ``Response``).
+    async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
+        method = request.method
+        client = request.client
+        answer = await decision.respond_async(
+            method,
+            user_id,
+            request_headers(request.headers.get),
+            {
+                "method": method,
+                "path": request.scope["path"],
+                "client": client.host if client else None,
+            },
+        )
+        return _response(answer)
+
+    return rollout_token
+
+
+def _name(call: object) -> str:
+    return str(getattr(call, "__qualname__", None) or repr(call))
+
+
+_MARKERS = (params.Depends, FieldInfo)  # Depends/Security, and Header(), Cookie(), Query(), ...
+_UNRESOLVED = object()
+
+
+def _resolve(annotation: Any, globalns: dict[str, Any]) -> Any:
+    """A string annotation evaluated as FastAPI evaluates it: in the dependency's module globals."""
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, dict(globalns))  # noqa: S307 - the app's own annotation
+    except Exception:
+        return _UNRESOLVED
+
+
+def _declared(parameter: inspect.Parameter, globalns: dict[str, Any]) -> bool:
+    """Whether FastAPI fills ``parameter`` from something the app declared, not the query/body."""
+    if isinstance(parameter.default, _MARKERS):
+        return True
+    annotation = _resolve(parameter.annotation, globalns)
+    if typing.get_origin(annotation) is Annotated:
+        if any(isinstance(meta, _MARKERS) for meta in annotation.__metadata__):
+            return True
+        annotation = typing.get_args(annotation)[0]
+    return isinstance(annotation, type) and issubclass(annotation, _INJECTED)
+
+
+def _check_parameters(call: Callable[..., Any]) -> None:
+    """Refuse a dependency FastAPI would feed from the query string or the body.
+
+    That is where a middleware resolver (``resolve_user(scope)``), a ``request`` without its
+    annotation, or an annotation FastAPI cannot resolve ends up, and a user id the client chooses
+    would be a token for anyone. The signature is read as FastAPI reads it.
+    """
+    try:
+        signature = inspect.signature(call, eval_str=True)
+    except (TypeError, ValueError):  # no signature to read: FastAPI will judge it
+        return
+    except Exception:  # FastAPI then resolves each annotation on its own
+        signature = inspect.signature(call)
+    globalns = getattr(inspect.unwrap(call), "__globals__", {})
+    for parameter in signature.parameters.values():
+        if _declared(parameter, globalns):
+            continue
+        if parameter.name in ("scope", "environ"):
+            hint = (
+                " This looks like a resolve_user for RolloutTokenMiddleware; "
+                "rollout_token_router takes a FastAPI dependency instead."
+            )
+        elif parameter.name == "request":
+            hint = " Annotate it: request: Request."
+        elif _resolve(parameter.annotation, globalns) is _UNRESOLVED:
+            hint = (
+                f" Its annotation {parameter.annotation!r} names something FastAPI cannot find "
+                "in the module's globals, where it resolves string annotations (from __future__ "
+                "import annotations): define the dependency, and what it names, at module level."
+            )
+        else:
+            hint = ""
+        raise ConfigurationError(
+            f"user_id {_name(call)}: FastAPI would fill its parameter {parameter.name!r} from the "
+            "query string or the request body, which the client chooses. A user id dependency "
+            "takes what proves who the user is: Depends(...) or Security(...), Header(), "
+            f"Cookie(), or request: Request.{hint}"
+        )
+
+
+def _user_dependency(user_id: object) -> Any:
+    """``user_id`` checked, as the ``Depends`` the token endpoint declares."""
+    declared: params.Depends | None = None
+    call: object = user_id
+    if isinstance(user_id, params.Depends):  # Depends(...) or Security(..., scopes=[...])
+        declared = user_id
+        call = user_id.dependency
+        if call is None:
+            raise ConfigurationError(
+                "user_id: Depends() without a dependency has nothing to call; give "
+                "Depends(current_user_id)"
+            )
+    if isinstance(call, SecurityBase):
+        raise ConfigurationError(
+            f"user_id {_name(type(call))} is a security scheme: it gives the credentials the "
+            "client sent, not the user they prove. Give a dependency that checks them and returns "
+            "the user id, such as current_user_id(user = Depends(get_current_user))."
+        )
+    if not callable(call):
+        raise ConfigurationError(
+            "user_id must be a FastAPI dependency (a function or a callable object) that returns "
+            f"the user id or None, got {type(call).__name__}"
+        )
+    _check_parameters(call)
+    return declared if declared is not None else Depends(call)
+
+
+def rollout_token_router(
+    user_id: Callable[..., Any] | params.Depends,
+    *,
+    path: str = DEFAULT_PATH,
+    **options: Unpack[AnswerOptions],
+) -> APIRouter:
+    """An ``APIRouter`` serving Rollout tokens at ``path`` for the user ``user_id`` names.
+
+    ``user_id`` is a FastAPI dependency (sync or async, with its own dependencies) returning the
+    user id (``str``/``int``) or ``None``; ``Depends(...)`` and ``Security(..., scopes=[...])``
+    work too. Include it with ``app.include_router(...)``; a ``prefix=`` there goes before
+    ``path``. ``options`` are the answer options of the middleware (see the module docs).
+
+    Raises :class:`~rollout_middleware.errors.ConfigurationError` for a wrong option, or a
+    ``user_id`` that is not a dependency returning a user id; ``TypeError`` for an unknown keyword.
+    """
+    for name in options:
+        if name in _NOT_TAKEN:
+            raise TypeError(
+                f"{_OWNER}() got an unexpected keyword argument {name!r}: {_NOT_TAKEN[name]}"
+            )
+    settings = Settings.build(path=None, owner=_OWNER, **options)
+    path = check_path(path)
+    dependency = _user_dependency(user_id)
+    token_decision = TokenDecision(settings)
+
+    class RolloutTokenRoute(_TokenRoute):
+        decision = token_decision
+
+    router = APIRouter(route_class=RolloutTokenRoute)
+    endpoint = _token_endpoint(token_decision, dependency)
+    documented = sorted(settings.methods & _DOCUMENTED_METHODS)
+    hidden = sorted((settings.methods | _HTTP_METHODS) - set(documented))
+    try:
+        if documented:
+            router.add_api_route(
+                path,
+                endpoint,
+                methods=documented,
+                name="rollout_token",
+                response_model=RolloutToken,
+                responses=_responses(),
+                summary="Get a Rollout token",
+                description=(
+                    "A fresh Rollout auth token for the logged-in user, for Rollout's front-end "
+                    "components. Every answer says `Cache-Control: no-store`."
+                ),
+                response_description="A fresh token, minted for this request.",
+            )
+        router.add_api_route(
+            path, endpoint, methods=hidden, name="rollout_token", include_in_schema=False
+        )
+    except Exception as exc:  # FastAPI's own verdict on the dependency's parameters
+        raise ConfigurationError(
+            f"user_id {_name(getattr(dependency, 'dependency', dependency))}: FastAPI cannot use "
+            f"it as a dependency: {exc}"
+        ) from exc
+    return router

@@ -1,0 +1,11 @@
+"""Django's own WSGI application, no wrapper: the token comes from ``MIDDLEWARE``."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django_project.settings_middleware")
+
+application = get_wsgi_application()
