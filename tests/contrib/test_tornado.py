@@ -78,6 +78,7 @@ def test_the_signed_cookie_decides_the_user(client: httpx.Client) -> None:
     # Tornado's defaults removed: the core's Content-Type, no Etag.
     assert response.headers["content-type"] == "application/json"
     assert "etag" not in response.headers
+    client.cookies.clear()  # the signed cookie goes: only the forged one is sent
     client.cookies.set("user", "ada")  # forged: not signed
     assert client.get("/rollout-token").status_code == 401
 
