@@ -266,21 +266,27 @@ class RolloutAPIStandIn:
         note: dict[str, Any] = {}
         scope = {**scope, _NOTE_KEY: note}
         status = 500
+        root_path = scope.get("root_path", "")
+        path = scope["path"]
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
+        recorded = path.startswith(_CONTROL_PREFIX)  # the controls are never recorded
 
         async def send_noting_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, recorded
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif not recorded and not message.get("more_body", False):
+                # Recorded before the client can see the answer, so a client that reads the
+                # records right after it (another connection) always finds this request there.
+                recorded = True
+                self._record(scope, note, path, status)
             await send(message)
 
         try:
             await self._app(scope, receive, send_noting_status)
         finally:
-            root_path = scope.get("root_path", "")
-            path = scope["path"]
-            if root_path and path.startswith(root_path):
-                path = path[len(root_path) :]
-            if not path.startswith(_CONTROL_PREFIX):
+            if not recorded:  # the app raised before it answered
                 self._record(scope, note, path, status)
 
     def _record(self, scope: Scope, note: dict[str, Any], path: str, status: int) -> None:

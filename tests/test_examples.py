@@ -79,3 +79,32 @@ def test_examples_refuse_to_start_without_credentials(name: str) -> None:
 def test_examples_are_small_enough_to_copy(name: str) -> None:
     lines = (ROOT / "examples" / f"{name}.py").read_text().splitlines()
     assert len(lines) <= MAX_LINES
+
+
+def test_drf_example_serves_the_user_drf_authenticates() -> None:
+    with example("drf_app") as client:
+        anonymous = client.get("/rollout-token")
+        assert anonymous.status_code == 401  # DRF's own answer, with its challenge
+        assert anonymous.headers["www-authenticate"] == "Token"
+        refused = client.post("/api-token-auth/", data={"username": "ada", "password": "wrong"})
+        assert refused.status_code == 400
+        login = client.post(
+            "/api-token-auth/", data={"username": "ada", "password": "ada-password"}
+        )
+        key = login.json()["token"]
+        answer = client.get("/rollout-token", headers={"Authorization": f"Token {key}"})
+        assert decoded(answer)["sub"] == "1"  # ada's pk: the first user of a fresh database
+        assert answer.headers["cache-control"] == "no-store"
+
+
+def test_drf_example_refuses_to_start_without_credentials() -> None:
+    no_credentials = {"ROLLOUT_CLIENT_ID": "", "ROLLOUT_CLIENT_SECRET": ""}
+    with (
+        pytest.raises(RuntimeError, match=r"server exited(.|\n)*ROLLOUT_CLIENT_ID"),
+        example("drf_app", env=no_credentials),
+    ):
+        pytest.fail("the example started without credentials")
+
+
+def test_drf_example_is_small_enough_to_copy() -> None:
+    assert len((ROOT / "examples" / "drf_app.py").read_text().splitlines()) <= MAX_LINES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -447,3 +448,42 @@ def test_refuses_empty_configuration() -> None:
         RolloutAPIStandIn("", SECRET)
     with pytest.raises(ValueError, match="client id"):
         RolloutAPIStandIn(CLIENT_ID, b"")
+
+
+@pytest.mark.parametrize("token", [None, "valid", "refused"])
+def test_a_request_is_recorded_before_its_answer_is_sent(
+    stand_in: RolloutAPIStandIn, token: str | None
+) -> None:
+    """A client that reads the records right after an answer (another connection, another test)
+    must find that request there: it is recorded before the last body message goes out."""
+
+    headers: list[tuple[bytes, bytes]] = []
+    if token is not None:
+        value = good_token() if token == "valid" else good_token() + "x"
+        headers.append((b"authorization", f"Bearer {value}".encode()))
+    seen_at_last_body: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            seen_at_last_body.append(len(stand_in.requests))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/credentials",
+        "raw_path": b"/credentials",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(stand_in(scope, receive, send))
+    assert seen_at_last_body == [1]
+    assert len(stand_in.requests) == 1  # once, not again when the app returns
