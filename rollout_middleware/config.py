@@ -474,4 +474,4 @@ def shell_settings(
         resolver_timeout=options.get("resolver_timeout", DEFAULT_RESOLVER_TIMEOUT),
         thread_sensitive=options.get("thread_sensitive", False),
     )
-    return Settings.build(path=path, owner=owner, **answer_options), resolver
+    return Settings.build(path=path, **answer_options), resolver  # every name checked above

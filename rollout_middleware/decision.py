@@ -207,7 +207,7 @@ class TokenDecision:
         """
         return cls(Settings.build(path=path, owner="TokenDecision.build", **options))
 
-    def owns(self, path: str, mount: str = "") -> bool:
+    def owns(self, path: str, mount: str | None = None) -> bool:
         """Whether ``path`` is the token path: an exact match, relative to the mount point.
 
         ``mount`` is the mount point (ASGI ``root_path``) when ``path`` still includes it; it is
@@ -342,7 +342,9 @@ class TokenDecision:
             try:
                 await self._on_issue_async(issued.subject, issued.expires_at, info)
             except ConfigurationError as exc:
-                self._misconfigured("on_issue hook", exc)
+                self._misconfigured(
+                    "on_issue hook", exc, "Tokens are served, but the hook does not run"
+                )
             except Exception:
                 self.hook_failed()
         return answer
@@ -357,20 +359,18 @@ class TokenDecision:
         """
         exc = sys.exc_info()[1]
         if isinstance(exc, ConfigurationError):
-            self._misconfigured("user resolver", exc)
+            self._misconfigured("user resolver", exc, "Every request for a token fails with 500")
         else:
             logger.exception("The Rollout user resolver raised an exception")
         return self._500[method == "HEAD"].with_headers(self._cors(headers.get("origin")))
 
-    def _misconfigured(self, what: str, exc: ConfigurationError) -> None:
-        message = str(exc)
+    def _misconfigured(self, what: str, exc: ConfigurationError, consequence: str) -> None:
+        message = f"(its {what} raised): {exc}. {consequence}"
         if message in self._misconfigurations_logged:
             return
         self._misconfigurations_logged.add(message)
         logger.error(
-            "The Rollout token endpoint is misconfigured (its %s raised): %s. Every request for a "
-            "token fails with 500 until this is fixed; this is logged once.",
-            what,
+            "The Rollout token endpoint is misconfigured %s until this is fixed; this is logged once.",
             message,
         )
 

@@ -1,0 +1,434 @@
+"""The core's contract to the letter: every message, header name, byte and default that an app, a log
+search or an adapter may depend on.
+
+Other tests check behaviour through the shells; these pin what the core itself promises, word for
+word, so that no change to a message, a header's spelling, a default or a boundary goes unnoticed
+(they kill the mutants of ``nox -s mutation``; see ``tests/mutation-equivalents.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+import pytest
+from asgiref.sync import SyncToAsync
+
+from rollout_middleware import ConfigurationError, InvalidUserIdError, TokenDecision, TokenIssuer
+from rollout_middleware.config import (
+    DEFAULT_RESOLVER_TIMEOUT,
+    THREAD_SENSITIVE_NEEDS_ASYNCIO,
+    RequestInfo,
+    ResolverSettings,
+    Settings,
+    as_async,
+    check_option_names,
+    shell_settings,
+)
+from rollout_middleware.decision import Answer, request_headers
+from rollout_middleware.tokens import generate_token, user_id_to_subject
+from tests.support import CLIENT_ID, SECRET
+
+ORIGIN = "https://app.example.com"
+INFO: RequestInfo = {"method": "GET", "path": "/rollout-token", "client": None}
+
+
+def _resolver(scope: Any) -> str:
+    return "ada"
+
+
+def _decision(**options: Any) -> TokenDecision:
+    return TokenDecision.build(client_id=CLIENT_ID, client_secret=SECRET, **options)
+
+
+def _records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "rollout_middleware"]
+
+
+# -- Configuration errors, word for word -----------------------------------------------------------
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"
+
+ERRORS: dict[str, tuple[Callable[[], object], str]] = {
+    "clock": (
+        lambda: TokenIssuer(CLIENT_ID, SECRET, clock=1.5),  # type: ignore[arg-type]
+        "clock must be a callable returning POSIX seconds",
+    ),
+    "pem secret": (
+        lambda: TokenIssuer(CLIENT_ID, PEM),
+        "PyJWT refused the Rollout client secret: The specified key is an asymmetric key or x509 "
+        "certificate and should not be used as an HMAC secret.",
+    ),
+    "from_env without id": (
+        lambda: TokenIssuer.from_env({"ROLLOUT_CLIENT_SECRET": SECRET}),
+        "the Rollout client id is missing or empty (set ROLLOUT_CLIENT_ID)",
+    ),
+    "from_env without secret": (
+        lambda: TokenIssuer.from_env({"ROLLOUT_CLIENT_ID": CLIENT_ID}),
+        "the Rollout client secret is missing or empty (set ROLLOUT_CLIENT_SECRET)",
+    ),
+    "generate_token without secret": (
+        lambda: generate_token("ada", environ={"ROLLOUT_CLIENT_ID": CLIENT_ID}),
+        "the Rollout client secret is missing or empty (set ROLLOUT_CLIENT_SECRET)",
+    ),
+    "Settings without id": (
+        lambda: Settings.build(environ={"ROLLOUT_CLIENT_SECRET": SECRET}),
+        "the Rollout client id is missing or empty (set ROLLOUT_CLIENT_ID)",
+    ),
+    "path": (
+        lambda: _decision(path="rollout-token"),
+        "path must be a str that starts with '/' and holds no whitespace, '?' or '#', "
+        "got 'rollout-token'",
+    ),
+    "OPTIONS method": (
+        lambda: _decision(methods=("GET", "OPTIONS")),
+        "OPTIONS cannot serve tokens: it is the CORS preflight, answered by the middleware "
+        "itself when allowed_origins is set",
+    ),
+    "no method": (
+        lambda: _decision(methods=()),
+        "methods must name at least one HTTP method",
+    ),
+    "origins as str": (
+        lambda: _decision(allowed_origins=ORIGIN),
+        "allowed_origins must be a sequence of origins such as ('https://app.example.com',), "
+        f"got {ORIGIN!r}",
+    ),
+    "origin with a path": (
+        lambda: _decision(allowed_origins=(ORIGIN + "/",)),
+        "each allowed origin must be 'scheme://host[:port]' with no path, no trailing '/' "
+        f"and no wildcard, got '{ORIGIN}/'",
+    ),
+    "issuer of another type": (
+        lambda: TokenDecision.build(issuer="issuer"),  # type: ignore[arg-type]
+        "issuer must be a TokenIssuer, got str",
+    ),
+    "issuer and ttl": (
+        lambda: TokenDecision.build(issuer=TokenIssuer(CLIENT_ID, SECRET), ttl=60),
+        "give either issuer or client_id/client_secret/ttl, not both",
+    ),
+    "issuer and client_id": (
+        lambda: TokenDecision.build(issuer=TokenIssuer(CLIENT_ID, SECRET), client_id=CLIENT_ID),
+        "give either issuer or client_id/client_secret/ttl, not both",
+    ),
+    "issuer and client_secret": (
+        lambda: TokenDecision.build(issuer=TokenIssuer(CLIENT_ID, SECRET), client_secret=SECRET),
+        "give either issuer or client_id/client_secret/ttl, not both",
+    ),
+    "resolver": (
+        lambda: ResolverSettings.build("ada"),  # type: ignore[arg-type]
+        "resolve_user must be a callable that returns a user id or None, got str",
+    ),
+    "thread_sensitive": (
+        lambda: ResolverSettings.build(_resolver, thread_sensitive="yes"),  # type: ignore[arg-type]
+        "thread_sensitive must be True or False, got 'yes'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_each_configuration_error_word_for_word(case: str) -> None:
+    build, message = ERRORS[case]
+    with pytest.raises(ConfigurationError) as caught:
+        build()
+    assert str(caught.value) == message
+
+
+def test_an_int_id_too_long_for_str_says_so() -> None:
+    with pytest.raises(InvalidUserIdError) as caught:
+        user_id_to_subject(10**5000)  # beyond sys.get_int_max_str_digits()
+    assert str(caught.value) == "user id must be at most 256 characters long"
+
+
+# -- Unknown keywords -------------------------------------------------------------------------------
+
+
+def test_the_longest_option_within_an_unknown_name_is_suggested() -> None:
+    # Too far from every option for difflib; "issuer" and "ttl" both lie within it.
+    with pytest.raises(TypeError) as caught:
+        _decision(issuer_and_its_ttl_in_seconds=1)
+    assert str(caught.value) == (
+        "TokenDecision.build() got an unexpected keyword argument "
+        "'issuer_and_its_ttl_in_seconds'; did you mean 'issuer'?"
+    )
+
+
+def test_an_unknown_name_near_nothing_lists_every_option() -> None:
+    with pytest.raises(TypeError) as caught:
+        check_option_names("Thing", ["zzz"], {"b", "a"})
+    assert str(caught.value) == "Thing() got an unexpected keyword argument 'zzz'; it takes a, b"
+
+
+@pytest.mark.parametrize(
+    ("build", "typo", "meant"),
+    [
+        (lambda **kw: _decision(**kw), "pth", "path"),
+        (lambda **kw: shell_settings("Shell", _resolver, "/t", kw), "pth", "path"),
+        (lambda **kw: shell_settings("Shell", _resolver, "/t", kw), "resolve_usr", "resolve_user"),
+    ],
+)
+def test_path_and_resolve_user_are_suggested_too(
+    build: Callable[..., object], typo: str, meant: str
+) -> None:
+    with pytest.raises(TypeError, match=rf"; did you mean '{meant}'\?$"):
+        build(**{typo: "/t"})
+
+
+# -- Defaults and what is passed on ----------------------------------------------------------------
+
+
+def test_the_environment_given_is_read_not_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ROLLOUT_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ROLLOUT_CLIENT_SECRET", raising=False)
+    env = {"ROLLOUT_CLIENT_ID": "from-mapping", "ROLLOUT_CLIENT_SECRET": SECRET}
+    assert Settings.build(environ=env).issuer.client_id == "from-mapping"
+
+
+def test_generate_token_reads_the_process_environment_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+    assert generate_token("ada", ttl=60).count(".") == 2
+
+
+def test_resolver_settings_defaults_and_values() -> None:
+    default = ResolverSettings.build(_resolver)
+    assert (default.timeout, default.thread_sensitive) == (DEFAULT_RESOLVER_TIMEOUT, False)
+    assert ResolverSettings.build(_resolver, thread_sensitive=True).thread_sensitive is True
+
+
+def test_shell_settings_pass_each_resolver_option_on() -> None:
+    credentials = {"client_id": CLIENT_ID, "client_secret": SECRET}
+    _, default = shell_settings("Shell", _resolver, "/t", credentials)
+    assert (default.timeout, default.thread_sensitive) == (DEFAULT_RESOLVER_TIMEOUT, False)
+    options = {"thread_sensitive": True, "resolver_timeout": 2, "ttl": 60, **credentials}
+    settings, resolver = shell_settings("Shell", _resolver, "/t", options)
+    assert (resolver.timeout, resolver.thread_sensitive) == (2.0, True)
+    assert (settings.path, settings.issuer.ttl) == ("/t", 60)
+
+
+def test_a_decision_built_without_a_path_answers_every_path() -> None:
+    assert _decision().owns("/anything")
+    assert not _decision(path="/t").owns("/anything")
+
+
+def test_request_headers_keeps_only_the_decisions_headers() -> None:
+    given = {"origin": ORIGIN, "sec-fetch-site": "same-origin", "cookie": "s=1"}
+    assert request_headers(given.get) == {"origin": ORIGIN, "sec-fetch-site": "same-origin"}
+
+
+# -- Answers to the byte -----------------------------------------------------------------------------
+
+
+def test_a_problem_is_compact_rfc_9457_json() -> None:
+    answer = _decision().answer("GET", None, {})[0]
+    assert answer.body == (
+        b'{"type":"about:blank","title":"Unauthorized","status":401,'
+        b'"detail":"Log in to get a Rollout token."}'
+    )
+
+
+def test_content_length_is_spelled_canonically_for_wsgi() -> None:
+    answer = Answer.make(200, (), b"{}")
+    assert answer.headers == (("Content-Length", "2"),)
+    assert answer.raw_headers == ((b"content-length", b"2"),)
+
+
+def test_the_preflight_headers_are_spelled_canonically() -> None:
+    decision = _decision(allowed_origins=(ORIGIN,))
+    headers = {
+        "origin": ORIGIN,
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "x-csrftoken",
+    }
+    answer = decision.precheck("OPTIONS", headers)
+    assert answer is not None
+    assert answer.headers[-1] == ("Access-Control-Allow-Headers", "x-csrftoken")
+
+
+def test_cors_headers_for_an_allowed_origin_only() -> None:
+    decision = _decision(allowed_origins=(ORIGIN,))
+    assert decision.cors_headers({"origin": ORIGIN}) == (
+        ("Access-Control-Allow-Origin", ORIGIN),
+        ("Access-Control-Allow-Credentials", "true"),
+        ("Vary", "Origin"),
+    )
+    assert decision.cors_headers({"origin": "https://elsewhere.example"}) == ()
+    assert decision.cors_headers({}) == ()
+    assert _decision().cors_headers({"origin": ORIGIN}) == ()
+
+
+def test_the_declared_body_size_limit_is_inclusive_and_only_for_bodies() -> None:
+    decision = _decision(methods=("GET", "POST"), max_body_size=10, allowed_origins=(ORIGIN,))
+    assert decision.precheck("POST", {}, 10) is None
+    assert decision.precheck("GET", {}, 11) is None
+    too_large = decision.precheck("POST", {"origin": ORIGIN}, 11)
+    assert too_large is not None
+    assert too_large.status == 413
+    assert ("Access-Control-Allow-Origin", ORIGIN) in too_large.headers
+    assert not decision.wants_body("HEAD")
+
+
+def test_a_head_answer_to_a_timeout_has_no_body() -> None:
+    decision = _decision()
+    assert decision.resolver_timed_out("GET", {}, 1.0).body
+    answer = decision.resolver_timed_out("HEAD", {}, 1.0)
+    assert (answer.status, answer.body) == (503, b"")
+
+
+# -- Log lines, word for word -------------------------------------------------------------------------
+
+
+def test_an_invalid_user_id_is_logged_with_why(caplog: pytest.LogCaptureFixture) -> None:
+    assert _decision().answer("GET", 1.5, {})[0].status == 500
+    assert [r.getMessage() for r in _records(caplog)] == [
+        "The resolver returned an invalid Rollout user id: "
+        "user id must be a non-empty str or an int, not float"
+    ]
+
+
+def test_a_raising_resolver_is_logged_with_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    decision = _decision()
+    try:
+        raise LookupError("no session store")
+    except LookupError:
+        assert decision.resolver_failed("GET", {}).status == 500
+    [record] = _records(caplog)
+    assert record.getMessage() == "The Rollout user resolver raised an exception"
+    assert record.exc_info is not None
+
+
+def test_a_raising_hook_is_logged_and_the_token_served(caplog: pytest.LogCaptureFixture) -> None:
+    def hook(user: str, expires_at: int, info: RequestInfo) -> None:
+        raise LookupError("audit store down")
+
+    answer = _decision(on_issue=hook).respond("GET", "ada", {}, INFO)
+    assert answer.status == 200
+    [record] = _records(caplog)
+    assert record.getMessage() == (
+        "The Rollout on_issue hook raised an exception; the token was served"
+    )
+    assert record.exc_info is not None
+
+
+def test_a_short_secret_is_logged_with_the_client_id(caplog: pytest.LogCaptureFixture) -> None:
+    client_id = f"short-{uuid.uuid4()}"  # the warning is once per client id and process
+    caplog.set_level(logging.WARNING, logger="rollout_middleware")
+    TokenIssuer(client_id, "short")
+    assert [r.getMessage() for r in _records(caplog)] == [
+        f"The Rollout client secret for client id {client_id!r} is 5 bytes; PyJWT recommends at "
+        "least 64 for HS512. Rollout chooses the secret, so tokens are signed with it as it is. "
+        "This is logged once per process."
+    ]
+
+
+# -- Where sync callables run --------------------------------------------------------------------------
+
+
+def _threads_of_concurrent_calls(
+    thread_sensitive: bool | None, wait: Callable[[], object] = lambda: time.sleep(0.05)
+) -> set[int]:
+    """The threads that ran three concurrent calls of a sync callable that ``wait``s."""
+    seen: set[int] = set()
+
+    def record_thread() -> None:
+        seen.add(threading.get_ident())
+        wait()
+
+    if thread_sensitive is None:
+        call = as_async(record_thread, False)
+    else:
+        call = as_async(record_thread, False, thread_sensitive=thread_sensitive)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(call)
+
+    anyio.run(main)
+    return seen
+
+
+@pytest.mark.parametrize("thread_sensitive", [None, False])
+def test_sync_callables_run_on_many_worker_threads_by_default(
+    thread_sensitive: bool | None,
+) -> None:
+    all_three_at_once = threading.Barrier(3, timeout=5)  # broken if the calls take turns
+    assert len(_threads_of_concurrent_calls(thread_sensitive, all_three_at_once.wait)) == 3
+
+
+def test_thread_sensitive_runs_every_call_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh one for this test: a process forked after the shared one started its thread (as a
+    # mutation run forks for each mutant) inherits an executor whose thread is gone, and hangs.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        monkeypatch.setattr(SyncToAsync, "single_thread_executor", executor)
+        threads = _threads_of_concurrent_calls(thread_sensitive=True)
+    assert len(threads) == 1
+    assert threading.get_ident() not in threads
+
+
+def test_a_cancelled_caller_abandons_a_blocked_worker_thread() -> None:
+    """A resolver timeout must not wait for a sync resolver stuck in its thread."""
+    release, finished = threading.Event(), threading.Event()
+
+    def blocked() -> None:
+        release.wait(5)  # not abandoned: the caller waits these 5 s
+        finished.set()
+
+    async def main() -> bool:
+        with anyio.move_on_after(0.05):
+            await as_async(blocked, False)()
+        return finished.is_set()  # back while the thread still waits
+
+    try:
+        assert anyio.run(main) is False
+    finally:
+        release.set()
+
+
+def test_thread_sensitive_on_trio_says_why_and_how_to_fix() -> None:
+    pytest.importorskip("trio", reason="trio is in the test extra")
+    with pytest.raises(ConfigurationError) as caught:
+        anyio.run(as_async(_resolver, False, thread_sensitive=True), None, backend="trio")
+    assert str(caught.value) == THREAD_SENSITIVE_NEEDS_ASYNCIO
+
+
+def test_a_sync_hook_runs_on_trio_by_default() -> None:
+    pytest.importorskip("trio", reason="trio is in the test extra")
+    issued: list[str] = []
+    settings = Settings.build(
+        path=None,
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        on_issue=lambda user, expires_at, info: issued.append(user),
+    )
+    decision = TokenDecision(settings)
+    answer = anyio.run(decision.respond_async, "GET", "ada", {}, INFO, backend="trio")
+    assert (answer.status, issued) == (200, ["ada"])
+
+
+def test_a_thread_sensitive_hook_on_trio_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("trio", reason="trio is in the test extra")
+    settings = Settings.build(
+        path=None, client_id=CLIENT_ID, client_secret=SECRET, on_issue=lambda *args: None
+    )
+    decision = TokenDecision(settings, thread_sensitive=True)
+    for _ in range(2):
+        answer = anyio.run(decision.respond_async, "GET", "ada", {}, INFO, backend="trio")
+        assert answer.status == 200
+    caplog.set_level(logging.INFO)
+    errors = [r.getMessage() for r in _records(caplog) if r.levelno == logging.ERROR]
+    assert errors == [
+        "The Rollout token endpoint is misconfigured (its on_issue hook raised): "
+        f"{THREAD_SENSITIVE_NEEDS_ASYNCIO}. Tokens are served, but the hook does not run until "
+        "this is fixed; this is logged once."
+    ]
