@@ -45,13 +45,12 @@ from typing import TYPE_CHECKING, Any
 from ..config import (
     ANSWER_OPTIONS,
     DEFAULT_PATH,
-    DEFAULT_RESOLVER_TIMEOUT,
     RequestInfo,
     ResolverSettings,
-    Settings,
     as_async,
     await_within,
     check_option_names,
+    shell_settings,
 )
 from ..decision import Answer, TokenDecision, request_headers
 from ..errors import ConfigurationError, ResolverTimeoutError
@@ -96,15 +95,13 @@ def setup(
     Raises :class:`~rollout_middleware.errors.ConfigurationError` for a wrong option, a
     ``resolve_user`` that is not a one-argument callable, or an app already set up.
     """
+    # Narrower than shell_settings' own check: a sync resolver runs in one of anyio's threads,
+    # so thread_sensitive is refused here, and never suggested.
     check_option_names("setup", options, {*ANSWER_OPTIONS, "resolver_timeout"})
     check_one_argument("resolve_user", resolve_user, "the aiohttp Request")
     if DECISION_KEY in app:
         raise ConfigurationError("rollout_middleware.contrib.aiohttp.setup ran twice on this app")
-    resolver = ResolverSettings.build(
-        resolve_user, resolver_timeout=options.get("resolver_timeout", DEFAULT_RESOLVER_TIMEOUT)
-    )
-    answer_options: dict[str, Any] = {k: v for k, v in options.items() if k in ANSWER_OPTIONS}
-    settings = Settings.build(path=path, owner="setup", **answer_options)
+    settings, resolver = shell_settings("setup", resolve_user, path, options)
     decision = TokenDecision(settings)
     app[DECISION_KEY] = decision
     app.router.add_route("*", path, _make_handler(decision, resolver), name=ROUTE_NAME)

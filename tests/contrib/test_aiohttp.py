@@ -167,7 +167,8 @@ def test_a_wrong_resolver_is_refused_at_setup(resolve_user: Any) -> None:
 
 def test_options_are_checked_at_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ROLLOUT_CLIENT_SECRET", raising=False)
-    with pytest.raises(TypeError, match=r"setup\(\) got an unexpected keyword argument 'ttls'"):
+    unknown = r"setup\(\) got an unexpected keyword argument 'ttls'; did you mean 'ttl'\?"
+    with pytest.raises(TypeError, match=unknown):
         _setup(ttls=60, **CREDENTIALS)
     with pytest.raises(TypeError, match="thread_sensitive"):
         _setup(thread_sensitive=True, **CREDENTIALS)

@@ -30,6 +30,7 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -400,18 +401,54 @@ class RolloutTokenView:
         return answer_response(answer_request(self.decision, request))
 
 
-def answer_request(decision: TokenDecision, request: HttpRequest) -> Answer:
-    """The answer to a Django request for the token, for ``request.user``; sync."""
+@dataclass(frozen=True, slots=True)
+class UserLookup:
+    """A Django request for the token that passed the precheck: its answer needs the user id.
+
+    The sync and async paths differ only in how they find the user id. Then they call
+    :meth:`respond` or :meth:`respond_async` with it, or :meth:`failed` from the ``except`` block
+    if finding it raised.
+    """
+
+    decision: TokenDecision
+    request: HttpRequest
+    method: str
+    headers: dict[str, str]
+
+    def failed(self) -> Answer:
+        """The 500 for a user lookup that raised (logged); call it from the ``except`` block."""
+        return self.decision.resolver_failed(self.method, self.headers)
+
+    def respond(self, user_id: str | int | None) -> Answer:
+        """The answer for ``user_id``, with ``on_issue`` run on this thread."""
+        info = request_info(self.request)
+        return self.decision.respond(self.method, user_id, self.headers, info)
+
+    async def respond_async(self, user_id: str | int | None) -> Answer:
+        """The answer for ``user_id``, with ``on_issue`` awaited (a sync one in a thread)."""
+        info = request_info(self.request)
+        return await self.decision.respond_async(self.method, user_id, self.headers, info)
+
+
+def precheck_request(decision: TokenDecision, request: HttpRequest) -> Answer | UserLookup:
+    """The answer that ends a Django request for the token before the user is looked up (403,
+    405, 413, the preflight), else the :class:`UserLookup` that finishes it."""
     method = request.method or "GET"
     headers = request_headers(request.headers.get)
     answer = decision.precheck(method, headers, content_length(request))
-    if answer is not None:
-        return answer
+    return UserLookup(decision, request, method, headers) if answer is None else answer
+
+
+def answer_request(decision: TokenDecision, request: HttpRequest) -> Answer:
+    """The answer to a Django request for the token, for ``request.user``; sync."""
+    step = precheck_request(decision, request)
+    if isinstance(step, Answer):
+        return step
     try:
         user_id = user_id_of(request.user)
     except Exception:
-        return decision.resolver_failed(method, headers)
-    return decision.respond(method, user_id, headers, request_info(request))
+        return step.failed()
+    return step.respond(user_id)
 
 
 @functools.cache

@@ -30,8 +30,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import LazyObject, empty
 
-from ...decision import request_headers
-from . import answer_request, answer_response, content_length, request_info, user_id_of
+from ...decision import Answer
+from . import answer_request, answer_response, precheck_request, user_id_of
 from .conf import default_decision, read_settings
 
 __all__ = ["RolloutTokenMiddleware"]
@@ -69,20 +69,14 @@ class RolloutTokenMiddleware:
         if request.path_info != self.path:
             response: Awaitable[HttpResponseBase] = self.get_response(request)
             return await response
-        decision = self.decision
-        method = request.method or "GET"
-        headers = request_headers(request.headers.get)
-        answer = decision.precheck(method, headers, content_length(request))
-        if answer is None:
-            try:
-                user_id = await _auser_id(request)
-            except Exception:
-                answer = decision.resolver_failed(method, headers)
-            else:
-                answer = await decision.respond_async(
-                    method, user_id, headers, request_info(request)
-                )
-        return answer_response(answer)
+        step = precheck_request(self.decision, request)
+        if isinstance(step, Answer):
+            return answer_response(step)
+        try:
+            user_id = await _auser_id(request)
+        except Exception:
+            return answer_response(step.failed())
+        return answer_response(await step.respond_async(user_id))
 
 
 async def _auser_id(request: HttpRequest) -> str | int | None:
