@@ -35,15 +35,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
-from ..decision import Answer, TokenDecision, request_headers
-from .django import answer_response, content_length, request_info, user_id_of
+from ..decision import Answer, TokenDecision
+from .django import UserLookup, answer_response, precheck_request, user_id_of
 from .django.conf import check_at_url_load, default_decision
 
 __all__ = ["TOKEN_SCHEMA", "RolloutTokenAPIView", "RolloutTokenSchema"]
@@ -100,9 +100,10 @@ class RolloutTokenAPIView(APIView):
     permission_classes: Sequence[type[BasePermission]] = (IsAuthenticated,)
     schema = RolloutTokenSchema()
 
-    #: The answer decided before DRF's checks run (cross-site, method, body size, preflight), or
-    #: a failed authentication: set per request, on the per-request view instance.
-    _early: Answer | None = None
+    #: The answer decided before DRF's checks run (cross-site, method, body size, preflight), a
+    #: failed authentication, or the user lookup that finishes the request: set per request, on the
+    #: per-request view instance, by :meth:`initial`.
+    _step: Answer | UserLookup
 
     # The stubs type DRF's handlers as returning DRF's Response; DRF itself takes any
     # HttpResponseBase (finalize_response asserts only that), which these return.
@@ -123,32 +124,25 @@ class RolloutTokenAPIView(APIView):
         return sorted(self.decision.settings.methods)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        method = request.method or "GET"
-        headers = request_headers(request.headers.get)
-        self._early = self.decision.precheck(method, headers, content_length(request))
-        if self._early is not None:
+        self._step = step = precheck_request(self.decision, request._request)
+        if isinstance(step, Answer):
             return
         try:
             super().initial(request, *args, **kwargs)
         except (APIException, Http404, PermissionDenied):
             raise  # DRF's own answers: 401, 403, 429, ...
         except Exception:  # an authentication class that failed: logged, 500, as a resolver
-            self._early = self.decision.resolver_failed(method, headers)
+            self._step = step.failed()
 
     def _token(self, request: Request) -> HttpResponse:
-        answer = self._early
-        if answer is None:
-            decision = self.decision
-            method = request.method or "GET"
-            headers = request_headers(request.headers.get)
-            try:
-                user_id = user_id_of(request.user)
-            except Exception:
-                answer = decision.resolver_failed(method, headers)
-            else:
-                django_request: HttpRequest = request._request
-                answer = decision.respond(method, user_id, headers, request_info(django_request))
-        return answer_response(answer, _CoreResponse)
+        step = self._step
+        if isinstance(step, Answer):
+            return answer_response(step, _CoreResponse)
+        try:
+            user_id = user_id_of(request.user)
+        except Exception:
+            return answer_response(step.failed(), _CoreResponse)
+        return answer_response(step.respond(user_id), _CoreResponse)
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         return self._token(request)
