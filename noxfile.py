@@ -1,9 +1,9 @@
 """Test sessions: ``nox -s tests`` (newest), ``oldest``, ``compat``, ``ci``; ``nox -l`` lists them.
 
 - ``tests-3.X``: the whole suite on the newest releases (``.[test,compat]``), one session per Python.
-- ``oldest``: the whole suite on Python 3.10 with starlette, PyJWT, asgiref, anyio, Django and Flask pinned
-  to the lower bounds that pyproject.toml declares (a constraints file generated from it, so the
-  pins follow the bounds).
+- ``oldest``: the whole suite on Python 3.10 with starlette, PyJWT, asgiref, anyio, Django, Flask and
+  FastAPI pinned to the lower bounds that pyproject.toml declares (a constraints file generated from
+  it, so the pins follow the bounds).
 - ``compat``: the server and framework matrix (``tests/compat``), with ``CI=true`` so that nothing
   may skip.
 - ``ci``: the light subset for every push: the suite without the ``slow`` tests (the server matrix).
@@ -31,7 +31,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 OLDEST_PYTHON = "3.10"
 #: The dependencies whose lower bounds the ``oldest`` session proves.
-PINNED = ("starlette", "PyJWT", "asgiref", "anyio", "Django", "Flask")
+PINNED = ("starlette", "PyJWT", "asgiref", "anyio", "Django", "Flask", "fastapi")
 #: Further pins for the oldest run (none needed now; ``NAME==X`` strings).
 EXTRA_PINS: tuple[str, ...] = ()
 

@@ -13,16 +13,31 @@ python="${PYTHON:-python3}"
 series=("$@")
 [ ${#series[@]} -gt 0 ] || series=("4.2.*" "newest")
 status=0
+# pip's output without its "Location ... is ignored" notes; pip's own exit status, not grep's.
+pip_install() {
+    local log
+    log="$(mktemp)"
+    "$venv/bin/python" -m pip install -q "$@" >"$log" 2>&1 || {
+        grep -v "^WARNING: Location" "$log"
+        rm -f "$log"
+        return 1
+    }
+    grep -v "^WARNING: Location" "$log" || true
+    rm -f "$log"
+}
 for version in "${series[@]}"; do
     venvs="${ROLLOUT_VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/rollout-middleware}"
     venv="$venvs/django-${version//\*/x}"
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+    # Django in the same resolve as the test extra, so that pip picks the djangorestframework (and
+    # the rest) that supports it: installed afterwards, pip keeps a DRF that needs a newer Django.
     if [ "$version" = newest ]; then
-        "$venv/bin/python" -m pip install -q --upgrade "Django" 2>&1 | grep -v "^WARNING: Location" || true
+        pip_install --upgrade -e ".[test]" "Django"
     else
-        "$venv/bin/python" -m pip install -q "Django==$version" 2>&1 | grep -v "^WARNING: Location" || true
+        pip_install -e ".[test]" "Django==$version"
     fi
+    # A venv that breaks a requirement would test a combination nobody can install.
+    "$venv/bin/python" -m pip check
     echo "== Django $("$venv/bin/python" -m django --version) =="
     "$venv/bin/python" -m pytest tests/contrib/test_django.py tests/contrib/test_django_settings.py \
         tests/contrib/test_django_servers.py tests/contrib/test_django_example.py \
