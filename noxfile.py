@@ -1,13 +1,14 @@
 """Test sessions: ``nox -s tests`` (newest), ``oldest``, ``compat``, ``ci``; ``nox -l`` lists them.
 
 - ``tests-3.X``: the whole suite on the newest releases (``.[test,compat]``), one session per Python.
-- ``oldest``: the whole suite on Python 3.10 with starlette, PyJWT, asgiref, anyio, Django, Flask and
-  FastAPI pinned to the lower bounds that pyproject.toml declares (a constraints file generated from
+- ``oldest``: the whole suite on Python 3.10 with the core dependencies and the frameworks (``PINNED``)
+  pinned to the lower bounds that pyproject.toml declares (a constraints file generated from
   it, so the pins follow the bounds).
 - ``compat``: the server and framework matrix (``tests/compat``), with ``CI=true`` so that nothing
   may skip.
 - ``ci``: the light subset for every push: the suite without the ``slow`` tests (the server matrix).
-- ``mutation``: mutmut over the core modules with the fast core tests (not in CI: slow).
+- ``mutation``: mutmut over the core modules with the fast core tests; fails on a surviving mutant
+  that ``tests/mutation-equivalents.md`` does not list as equivalent (not in CI: minutes).
 
 uv makes the environments when it is installed (``pip install nox uv``), else virtualenv.
 """
@@ -31,7 +32,18 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 OLDEST_PYTHON = "3.10"
 #: The dependencies whose lower bounds the ``oldest`` session proves.
-PINNED = ("starlette", "PyJWT", "asgiref", "anyio", "Django", "Flask", "fastapi")
+PINNED = (
+    "starlette",
+    "PyJWT",
+    "asgiref",
+    "anyio",
+    "Django",
+    "Flask",
+    "fastapi",
+    "aiohttp",
+    "aiohttp-session",
+    "tornado",
+)
 #: Further pins for the oldest run (none needed now; ``NAME==X`` strings).
 EXTRA_PINS: tuple[str, ...] = ()
 

@@ -199,7 +199,10 @@ class TokenIssuer:
         )
 
     def __repr__(self) -> str:
-        return f"TokenIssuer(client_id={self.client_id!r}, ttl={self.ttl})"
+        try:
+            return f"TokenIssuer(client_id={self.client_id!r}, ttl={self.ttl})"
+        except AttributeError:  # __init__ refused its arguments; tracebacks still show the object
+            return "TokenIssuer(<not configured>)"
 
     def _sign(self, subject: str, iat: int) -> str:
         payload = f'{self._iss_prefix}{encode_basestring_ascii(subject)},"iat":{iat},"exp":{iat + self.ttl}}}'

@@ -190,6 +190,15 @@ def test_secret_never_in_repr_or_str() -> None:
         assert CLIENT_ID in text
 
 
+def test_repr_of_a_refused_issuer_does_not_raise() -> None:
+    # A traceback that shows the locals of the refusing __init__ (pytest -l, a debugger, Sentry)
+    # renders ``self`` before its attributes exist.
+    with pytest.raises(ConfigurationError) as info:
+        TokenIssuer(CLIENT_ID, "")
+    refused = info.traceback[-1].frame.f_locals["self"]
+    assert repr(refused) == "TokenIssuer(<not configured>)"
+
+
 @pytest.mark.parametrize("run", ["first", "again"])  # twice in one process: no state carries over
 def test_short_secret_is_logged_once_and_never_warns(
     caplog: pytest.LogCaptureFixture, run: str
