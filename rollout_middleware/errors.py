@@ -1,11 +1,8 @@
-"""The exceptions this package raises.
-
-Every message is safe to log: none of them ever contains the client secret.
-"""
+"""The exceptions this package raises. No message ever holds the client secret."""
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "InvalidUserIdError", "ResolverTimeoutError", "RolloutError"]
+__all__ = ["ConfigurationError", "InvalidUserIdError", "RolloutError"]
 
 
 class RolloutError(Exception):
@@ -13,10 +10,15 @@ class RolloutError(Exception):
 
 
 class ConfigurationError(RolloutError, ValueError):
-    """The middleware, endpoint or issuer was configured wrongly.
+    """An option has a wrong value; raised where the app is built.
 
-    Raised at construction, never at the first request.
+    ``option`` names the keyword option it is about (``"ttl"``), or is ``None``; framework wiring
+    uses it to name its own setting (``ROLLOUT_TOKEN_TTL``) instead.
     """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class InvalidUserIdError(RolloutError, ValueError):
@@ -24,9 +26,4 @@ class InvalidUserIdError(RolloutError, ValueError):
 
 
 class ResolverTimeoutError(RolloutError):
-    """The user resolver took longer than ``resolver_timeout``.
-
-    Raised by :func:`rollout_middleware.config.await_within` and answered 503 by both shells; it
-    never reaches the server. A ``TimeoutError`` the resolver raises itself is not this: it is the
-    resolver's failure, answered 500 with its traceback logged.
-    """
+    """The user resolver took longer than ``resolver_timeout`` (answered 503, never raised out)."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.authentication import SimpleUser
 from starlette.types import Scope
 
+from ._config import TOKEN
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -82,8 +83,11 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
 
 
 def _check_header_name(name: str) -> str:
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c == "-" for c in name):
-        raise ConfigurationError(f"header name must be letters, digits and '-', got {name!r}")
+    if not isinstance(name, str) or not TOKEN.fullmatch(name):
+        raise ConfigurationError(
+            f"a header name must be an RFC 9110 token (ASCII letters, digits, '-', ...), got {name!r}",
+            option="name",
+        )
     return name
 
 

@@ -1,14 +1,6 @@
-"""Minting Rollout auth tokens.
+"""Minting Rollout auth tokens: HS512 JWTs with ``iss``, ``sub``, ``iat`` and ``exp``, in that order.
 
-A Rollout auth token is the JWT of Rollout's guide: HS512, signed with the app's client secret, with the
-claims ``iss`` (client id), ``sub`` (the app's user id), ``iat`` (now, whole seconds) and ``exp``
-(``iat`` + ttl), in that order.
-
-:class:`TokenIssuer` prepares everything that does not change between tokens once: PyJWT's HS512
-algorithm object, the prepared key, the constant header segment and the JSON text of ``iss``. A token is
-then one JSON string escape, two base64url encodings and one HMAC, all by the standard library and PyJWT.
-The result is byte for byte what ``jwt.encode(claims, secret, algorithm="HS512")`` returns, and for
-ASCII user ids what the guide's Node ``jsonwebtoken`` code returns.
+A token is byte for byte what ``jwt.encode(claims, secret, algorithm="HS512")`` returns.
 """
 
 from __future__ import annotations
@@ -19,6 +11,7 @@ import logging
 import math
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
@@ -34,7 +27,6 @@ __all__ = [
     "CLIENT_SECRET_ENV",
     "DEFAULT_TTL",
     "MAX_TTL",
-    "MAX_USER_ID_LENGTH",
     "MIN_TTL",
     "IssuedToken",
     "TokenIssuer",
@@ -60,16 +52,12 @@ _short_secret_logged: set[str] = set()
 
 
 def user_id_to_subject(user_id: object) -> str:
-    """Return the ``sub`` claim for ``user_id``, or raise :class:`InvalidUserIdError`.
+    """The ``sub`` claim for ``user_id``, or :class:`InvalidUserIdError`.
 
-    A user id is a non-empty ``str`` or an ``int`` (which becomes its decimal string, as PyJWT 2.10+
-    rejects a non-string ``sub`` and Django's ``user.pk`` is an int). Refused: ``None``, ``bool``,
-    floats and any other type; empty or whitespace-only strings; strings that are not valid Unicode
-    text (lone surrogates); and ids longer than :data:`MAX_USER_ID_LENGTH` characters.
+    A user id is a non-empty ``str``, an ``int`` (its decimal text) or a :class:`uuid.UUID` (its
+    canonical text), at most 256 characters of valid Unicode; ``bool``, ``float`` and ``None`` are
+    refused. No code of the id's own class runs (``int.__repr__``, ``str.__str__``).
     """
-    # Types are checked on type(user_id), never through isinstance() alone, which trusts a spoofed
-    # __class__ (Mock(spec=int)); and the text comes from int's and str's own methods, so no code of
-    # the user id's class (a raising __int__ or __str__) runs here.
     kind = type(user_id)
     if kind is str and isinstance(user_id, str):
         subject = user_id
@@ -80,11 +68,13 @@ def user_id_to_subject(user_id: object) -> str:
             raise InvalidUserIdError(
                 f"user id must be at most {MAX_USER_ID_LENGTH} characters long"
             ) from None
-    elif isinstance(user_id, str) and issubclass(kind, str):  # a str subclass: its plain text
+    elif isinstance(user_id, str) and issubclass(kind, str):
         subject = str.__str__(user_id)
+    elif kind is uuid.UUID and isinstance(user_id, uuid.UUID):
+        subject = uuid.UUID.__str__(user_id)
     else:
         raise InvalidUserIdError(
-            f"user id must be a non-empty str or an int, not {type(user_id).__name__}"
+            f"user id must be a non-empty str, an int or a UUID, not {type(user_id).__name__}"
         )
     if not subject or subject.isspace():
         raise InvalidUserIdError("user id must not be empty or whitespace only")
@@ -98,12 +88,67 @@ def user_id_to_subject(user_id: object) -> str:
     return subject
 
 
+def secret_value(secret: object) -> object:
+    """``secret`` itself, or what its ``get_secret_value()`` returns (pydantic's ``SecretStr``)."""
+    reveal = getattr(type(secret), "get_secret_value", None)
+    return secret if reveal is None else reveal(secret)
+
+
+def check_client_id(client_id: object) -> str:
+    if not isinstance(client_id, str):
+        raise ConfigurationError(
+            f"the Rollout client id must be a str, got {type(client_id).__name__}",
+            option="client_id",
+        )
+    if not client_id.strip():
+        raise ConfigurationError("the Rollout client id is empty", option="client_id")
+    return client_id
+
+
+def check_secret_type(client_secret: object) -> object:
+    """Refuse a secret of the wrong type, naming the type only (it may still be the secret)."""
+    if not isinstance(secret_value(client_secret), (str, bytes)):
+        raise ConfigurationError(
+            "the Rollout client secret must be a str, bytes or a SecretStr, got "
+            f"{type(client_secret).__name__}",
+            option="client_secret",
+        )
+    return client_secret
+
+
+def check_ttl(ttl: object) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL <= ttl <= MAX_TTL:
+        raise ConfigurationError(
+            f"ttl must be a whole number of seconds from {MIN_TTL} to {MAX_TTL}, got {ttl!r}",
+            option="ttl",
+        )
+    return ttl
+
+
+class Secret:
+    """A client secret as PyJWT's prepared HS512 key; it shows in no ``repr``."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: object) -> None:
+        check_secret_type(secret)
+        try:
+            self._key = HMACAlgorithm(HMACAlgorithm.SHA512).prepare_key(secret_value(secret))  # type: ignore[arg-type]
+        except InvalidKeyError as exc:  # PyJWT describes the key's shape, never its content
+            raise ConfigurationError(
+                f"PyJWT refused the Rollout client secret: {exc}", option="client_secret"
+            ) from None
+
+    def get_secret_value(self) -> bytes:
+        return self._key
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
-    """A freshly minted token and when it expires.
-
-    ``token`` is left out of ``repr`` so that logging an ``IssuedToken`` never writes a credential.
-    """
+    """A freshly minted token and when it expires; ``token`` is left out of ``repr``."""
 
     token: str = field(repr=False)
     subject: str
@@ -114,10 +159,9 @@ class IssuedToken:
 class TokenIssuer:
     """Mints Rollout auth tokens for one client id and secret.
 
-    ``ttl`` is the lifetime in whole seconds, from :data:`MIN_TTL` to :data:`MAX_TTL` (Rollout's guide
-    uses 900). ``clock`` returns the current POSIX time; ``iat`` is its floor. Configuration errors raise
-    :class:`ConfigurationError` here, at construction. The secret is kept only as PyJWT's prepared key
-    and appears in no ``repr``, message or log record.
+    ``client_secret`` is a ``str``, ``bytes`` or anything with ``get_secret_value()``; it is kept
+    only as PyJWT's prepared key. ``ttl`` is in whole seconds, 1 to 3600. Wrong values raise
+    :class:`~rollout_middleware.errors.ConfigurationError` naming the option.
     """
 
     __slots__ = ("_alg", "_clock", "_iss_prefix", "_key", "client_id", "ttl")
@@ -125,43 +169,21 @@ class TokenIssuer:
     def __init__(
         self,
         client_id: str,
-        client_secret: str | bytes,
+        client_secret: object,
         *,
         ttl: int = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not isinstance(client_id, str):
-            raise ConfigurationError(
-                f"the Rollout client id must be a str, got {type(client_id).__name__} "
-                f"(give the client id as text, or set {CLIENT_ID_ENV})"
-            )
-        if not client_id.strip():
-            raise ConfigurationError(
-                f"the Rollout client id is missing or empty (set {CLIENT_ID_ENV})"
-            )
-        if not isinstance(client_secret, (str, bytes)):
-            # The type only: a wrong-typed secret may still be the secret.
-            raise ConfigurationError(
-                f"the Rollout client secret must be a str or bytes, got "
-                f"{type(client_secret).__name__} (give the secret as text, or set "
-                f"{CLIENT_SECRET_ENV})"
-            )
-        if not client_secret:
-            raise ConfigurationError(
-                f"the Rollout client secret is missing or empty (set {CLIENT_SECRET_ENV})"
-            )
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL <= ttl <= MAX_TTL:
-            raise ConfigurationError(
-                f"ttl must be a whole number of seconds from {MIN_TTL} to {MAX_TTL}, got {ttl!r}"
-            )
+        check_client_id(client_id)
+        check_secret_type(client_secret)
+        secret = secret_value(client_secret)
+        if not secret:
+            raise ConfigurationError("the Rollout client secret is empty", option="client_secret")
+        check_ttl(ttl)
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning POSIX seconds")
+        key = Secret(secret).get_secret_value()
         alg = HMACAlgorithm(HMACAlgorithm.SHA512)
-        try:
-            key = alg.prepare_key(client_secret)
-        except InvalidKeyError as exc:
-            # PyJWT's message describes the key's shape, never its content.
-            raise ConfigurationError(f"PyJWT refused the Rollout client secret: {exc}") from None
         self.client_id = client_id
         self.ttl = ttl
         self._alg = alg
@@ -173,7 +195,7 @@ class TokenIssuer:
             logger.warning(
                 "The Rollout client secret for client id %r is %d bytes; PyJWT recommends at least %d "
                 "for HS512. Rollout chooses the secret, so tokens are signed with it as it is. "
-                "This is logged once per process.",
+                "This is logged once per client id.",
                 client_id,
                 len(key),
                 RECOMMENDED_SECRET_BYTES,
@@ -187,16 +209,8 @@ class TokenIssuer:
         ttl: int = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> TokenIssuer:
-        """Build an issuer from ``ROLLOUT_CLIENT_ID`` and ``ROLLOUT_CLIENT_SECRET`` in ``environ``
-        (the process environment, read now, by default)."""
-        if environ is None:
-            environ = os.environ
-        return cls(
-            environ.get(CLIENT_ID_ENV, ""),
-            environ.get(CLIENT_SECRET_ENV, ""),
-            ttl=ttl,
-            clock=clock,
-        )
+        """An issuer from ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET`` (``os.environ``, read now)."""
+        return cls(*credentials(None, None, environ), ttl=ttl, clock=clock)
 
     def __repr__(self) -> str:
         try:
@@ -210,36 +224,49 @@ class TokenIssuer:
         signature = base64url_encode(self._alg.sign(signing_input, self._key))
         return (signing_input + b"." + signature).decode("ascii")
 
-    def mint(self, user_id: str | int) -> str:
-        """Return a new token for ``user_id`` (see :func:`user_id_to_subject` for what is accepted)."""
+    def mint(self, user_id: object) -> str:
+        """A new token for ``user_id`` (see :func:`user_id_to_subject`)."""
         return self._sign(user_id_to_subject(user_id), math.floor(self._clock()))
 
-    def issue(self, user_id: str | int) -> IssuedToken:
-        """Mint a token for ``user_id`` and return it with its expiry."""
+    def issue(self, user_id: object) -> IssuedToken:
+        """A new token for ``user_id``, with its expiry."""
         subject = user_id_to_subject(user_id)
         iat = math.floor(self._clock())
         return IssuedToken(self._sign(subject, iat), subject, iat + self.ttl, self.ttl)
 
 
+def credentials(
+    client_id: object, client_secret: object, environ: Mapping[str, str] | None = None
+) -> tuple[str, object]:
+    """The client id and secret: each given one, else its environment variable (read now).
+
+    Raises :class:`~rollout_middleware.errors.ConfigurationError` naming every missing variable.
+    """
+    env = os.environ if environ is None else environ
+    if client_id is None or client_id == "":
+        client_id = env.get(CLIENT_ID_ENV, "")
+    if client_secret is None or secret_value(client_secret) in ("", b""):
+        client_secret = env.get(CLIENT_SECRET_ENV, "")
+    missing = [
+        name
+        for name, value in ((CLIENT_ID_ENV, client_id), (CLIENT_SECRET_ENV, client_secret))
+        if isinstance(value, str) and not value.strip()
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"the Rollout credentials are missing: set {' and '.join(missing)}",
+            option="client_id" if CLIENT_ID_ENV in missing else "client_secret",
+        )
+    return client_id, client_secret  # type: ignore[return-value]
+
+
 def generate_token(
-    user_id: str | int,
+    user_id: object,
     *,
     client_id: str | None = None,
-    client_secret: str | bytes | None = None,
+    client_secret: object = None,
     ttl: int = DEFAULT_TTL,
     environ: Mapping[str, str] | None = None,
 ) -> str:
-    """Rollout's ``generateToken(userId)`` for scripts: a token for ``user_id``.
-
-    ``client_id`` and ``client_secret`` fall back to ``ROLLOUT_CLIENT_ID`` and ``ROLLOUT_CLIENT_SECRET``
-    in ``environ`` (the process environment, read now, by default). A server that mints many
-    tokens should build one :class:`TokenIssuer` and keep it.
-    """
-    if environ is None:
-        environ = os.environ
-    issuer = TokenIssuer(
-        environ.get(CLIENT_ID_ENV, "") if client_id is None else client_id,
-        environ.get(CLIENT_SECRET_ENV, "") if client_secret is None else client_secret,
-        ttl=ttl,
-    )
-    return issuer.mint(user_id)
+    """Rollout's ``generateToken(userId)`` for scripts; credentials default to the environment."""
+    return TokenIssuer(*credentials(client_id, client_secret, environ), ttl=ttl).mint(user_id)

@@ -1,32 +1,25 @@
 """The WSGI shell: :class:`RolloutTokenWSGIMiddleware` and :class:`RolloutTokenWSGIEndpoint`.
 
-Native WSGI (PEP 3333) over the same framework-free decision as the ASGI shell, not the ASGI
-middleware behind a bridge: no event loop, no extra thread. ``resolve_user(environ)`` runs on the
-request thread. An async resolver works too, through :func:`asgiref.sync.async_to_sync`, at the cost
-of an event loop per call: prefer a sync resolver under WSGI.
-
-The token path is matched against ``PATH_INFO``, which WSGI already makes relative to
-``SCRIPT_NAME`` (the mount point). Environ strings are latin-1 "bytes as str", so the configured path
-is compared in that form: its UTF-8 bytes, decoded as latin-1.
-
-``resolver_timeout`` bounds async resolvers only: a sync resolver runs on the server's request
-thread, which no WSGI middleware can interrupt.
+Native WSGI over the same core as the ASGI shell. ``resolve_user(environ)`` runs on the request
+thread; an async one runs through asgiref's ``async_to_sync`` (an event loop per call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .config import DEFAULT_PATH, Options, ResolverSettings, Settings, as_sync
-from .config import shell_settings as _shell_settings
-from .decision import HEADER_NAMES, Answer, TokenDecision
-from .errors import ResolverTimeoutError
+from . import _config
+from ._config import DEFAULT_PATH, SHELL_OPTIONS, Settings
+from ._sync import as_sync
+from .decision import HEADER_NAMES, TokenDecision, read_stream
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from typing_extensions import Unpack
+
+    from ._config import Options
 
 __all__ = ["RolloutTokenWSGIEndpoint", "RolloutTokenWSGIMiddleware"]
 
@@ -34,97 +27,60 @@ _ENVIRON_KEYS = tuple(
     (name, "HTTP_" + name.upper().replace("-", "_")) for name in sorted(HEADER_NAMES)
 )
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-_CHUNK = 64 * 1024
+
+
+def environ_headers(environ: WSGIEnvironment) -> Iterator[tuple[str, str]]:
+    """The :data:`~rollout_middleware.decision.HEADER_NAMES` headers of a WSGI environ."""
+    for name, key in _ENVIRON_KEYS:
+        if key in environ:
+            yield name, environ[key]
+
+
+def environ_body(environ: WSGIEnvironment, limit: int) -> Iterator[bytes]:
+    """The request body's chunks: ``CONTENT_LENGTH`` bytes, or a chunked body where the server
+    marks the stream as terminated (``wsgi.input_terminated``, as gunicorn does)."""
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared.isdigit():
+        return read_stream(environ["wsgi.input"].read, int(declared), limit)
+    if not declared and environ.get("wsgi.input_terminated"):
+        return read_stream(environ["wsgi.input"].read, None, limit)
+    return iter(())
 
 
 class _TokenWSGIApp:
     """The token answer as a WSGI app, shared by the middleware and the endpoint."""
 
-    __slots__ = ("_resolve", "_timeout", "decision")
+    __slots__ = ("_resolve", "decision")
 
-    def __init__(self, settings: Settings, resolver: ResolverSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.decision = TokenDecision(settings)
-        self._resolve = as_sync(resolver.resolve_user, resolver.is_async, resolver.timeout)
-        self._timeout = resolver.timeout
+        self._resolve = as_sync(
+            settings.resolve_user,  # type: ignore[arg-type]
+            settings.resolver_is_async,
+            settings.resolver_timeout,
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        decision = self.decision
-        method: str = environ["REQUEST_METHOD"]
-        headers = {name: environ[key] for name, key in _ENVIRON_KEYS if key in environ}
-        answer = decision.precheck(method, headers)
-        if (
-            answer is None
-            and decision.wants_body(method)
-            and not _drain(environ, decision.settings.max_body_size)
-        ):
-            answer = decision.body_too_large(method, headers)
-        if answer is None:
-            answer = self._answer_user(environ, method, headers)
+        decision, resolve = self.decision, self._resolve
+        request = decision.request(
+            environ["REQUEST_METHOD"],
+            environ_headers(environ),
+            path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            client=environ.get("REMOTE_ADDR") or None,
+            content_length=environ.get("CONTENT_LENGTH"),
+        )
+        answer = decision.handle(
+            request,
+            lambda: resolve(environ),
+            environ_body(environ, decision.settings.max_body_size),
+        )
         start_response(_STATUS_LINES[answer.status], list(answer.headers))
         return [answer.body]
 
-    def _answer_user(
-        self, environ: WSGIEnvironment, method: str, headers: dict[str, str]
-    ) -> Answer:
-        decision = self.decision
-        try:
-            user_id = self._resolve(environ)
-        except ResolverTimeoutError:
-            return decision.resolver_timed_out(method, headers, self._timeout)
-        except Exception:
-            return decision.resolver_failed(method, headers)
-        return decision.respond(
-            method,
-            user_id,
-            headers,
-            {
-                "method": method,
-                "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                "client": environ.get("REMOTE_ADDR") or None,
-            },
-        )
-
-
-def _drain(environ: WSGIEnvironment, limit: int) -> bool:
-    """Read and discard the request body; False if it exceeds ``limit``.
-
-    With ``CONTENT_LENGTH`` over the limit nothing is read. A body without one (chunked) is read
-    only where the server marks the stream as terminated (``wsgi.input_terminated``, as gunicorn
-    does), up to one byte past the limit, as the ASGI shell does.
-    """
-    stream = environ["wsgi.input"]
-    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
-        size = 0
-        while chunk := stream.read(min(_CHUNK, limit + 1 - size)):
-            size += len(chunk)
-            if size > limit:
-                return False
-        return True
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit:
-        return False
-    while length > 0:
-        chunk = stream.read(min(length, _CHUNK))
-        if not chunk:
-            break
-        length -= len(chunk)
-    return True
-
-
-def _wsgi_path(path: str) -> str:
-    """``path`` as it appears in a WSGI environ: its UTF-8 bytes decoded as latin-1."""
-    return path.encode("utf-8").decode("latin-1")
-
 
 class RolloutTokenWSGIMiddleware:
-    """Serve Rollout tokens on one path of a WSGI app; pass every other request to ``app``.
-
-    Options and answers are those of :class:`rollout_middleware.asgi.RolloutTokenMiddleware`;
-    ``resolve_user`` receives the WSGI ``environ``. For every other path the wrapped app's own
-    iterable is returned untouched, so the server iterates and closes it.
+    """Serve Rollout tokens on ``path`` (matched against ``PATH_INFO``, relative to the mount);
+    return every other request's iterable from ``app`` untouched. Options as the ASGI middleware's.
     """
 
     def __init__(
@@ -135,12 +91,15 @@ class RolloutTokenWSGIMiddleware:
         path: str = DEFAULT_PATH,
         **options: Unpack[Options],
     ) -> None:
+        settings = _config.build(
+            type(self).__name__,
+            {**options, "resolve_user": resolve_user, "path": path},
+            SHELL_OPTIONS,
+        )
         self.app = app
         self.path = path
-        self._environ_path = _wsgi_path(path)
-        self._token_app = _TokenWSGIApp(
-            *_shell_settings(type(self).__name__, resolve_user, path, options)
-        )
+        self._environ_path = path.encode("utf-8").decode("latin-1")  # as PATH_INFO holds it
+        self._token_app = _TokenWSGIApp(settings)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, app={self.app!r})"
@@ -152,20 +111,17 @@ class RolloutTokenWSGIMiddleware:
 
 
 class RolloutTokenWSGIEndpoint:
-    """The token answer as a standalone WSGI app, for ``DispatcherMiddleware``-style mounting.
-
-    It answers every request it is given. Options are those of :class:`RolloutTokenWSGIMiddleware`,
-    without ``path``.
-    """
+    """The token answer as a WSGI app: it answers every request it is given."""
 
     def __init__(
-        self,
-        *,
-        resolve_user: Callable[[WSGIEnvironment], Any],
-        **options: Unpack[Options],
+        self, *, resolve_user: Callable[[WSGIEnvironment], Any], **options: Unpack[Options]
     ) -> None:
         self._token_app = _TokenWSGIApp(
-            *_shell_settings(type(self).__name__, resolve_user, None, options)
+            _config.build(
+                type(self).__name__,
+                {**options, "resolve_user": resolve_user},
+                SHELL_OPTIONS - {"path"},
+            )
         )
 
     def __repr__(self) -> str:

@@ -195,3 +195,18 @@ def running_server(
 
 
 PYTHON = sys.executable
+
+
+def req(
+    decision: Any,
+    method: str,
+    headers: Mapping[str, str] | None = None,
+    content_length: int | None = None,
+    *,
+    path: str = "/rollout-token",
+    client: str | None = "127.0.0.1",
+) -> Any:
+    """The core's :class:`~rollout_middleware.decision.TokenRequest` for a request of these values."""
+    return decision.request(
+        method, (headers or {}).items(), path=path, client=client, content_length=content_length
+    )

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from rollout_middleware import config
-from rollout_middleware.config import await_within
+from rollout_middleware import _sync as config
+from rollout_middleware._sync import await_within
 from rollout_middleware.errors import ResolverTimeoutError
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")

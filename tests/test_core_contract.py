@@ -22,20 +22,18 @@ from asgiref.sync import SyncToAsync
 from jwt.algorithms import HMACAlgorithm
 from jwt.exceptions import InvalidKeyError
 
-from rollout_middleware import ConfigurationError, InvalidUserIdError, TokenDecision, TokenIssuer
-from rollout_middleware.config import (
-    DEFAULT_RESOLVER_TIMEOUT,
-    THREAD_SENSITIVE_NEEDS_ASYNCIO,
-    RequestInfo,
-    ResolverSettings,
-    Settings,
-    as_async,
-    check_option_names,
-    shell_settings,
+from rollout_middleware import (
+    ConfigurationError,
+    InvalidUserIdError,
+    TokenDecision,
+    TokenIssuer,
+    _config,
 )
-from rollout_middleware.decision import Answer, request_headers
+from rollout_middleware._config import DEFAULT_RESOLVER_TIMEOUT, RequestInfo, check_names
+from rollout_middleware._sync import THREAD_SENSITIVE_NEEDS_ASYNCIO, as_async
+from rollout_middleware.decision import Answer
 from rollout_middleware.tokens import generate_token, user_id_to_subject
-from tests.support import CLIENT_ID, SECRET
+from tests.support import CLIENT_ID, SECRET, req
 
 ORIGIN = "https://app.example.com"
 INFO: RequestInfo = {"method": "GET", "path": "/rollout-token", "client": None}
@@ -43,6 +41,12 @@ INFO: RequestInfo = {"method": "GET", "path": "/rollout-token", "client": None}
 
 def _resolver(scope: Any) -> str:
     return "ada"
+
+
+def shell_settings(owner: str, resolve_user: Any, path: str, options: dict[str, Any]) -> Any:
+    return _config.build(
+        owner, {**options, "resolve_user": resolve_user, "path": path}, _config.SHELL_OPTIONS
+    )
 
 
 def _decision(**options: Any) -> TokenDecision:
@@ -80,19 +84,19 @@ ERRORS: dict[str, tuple[Callable[[], object], str]] = {
     ),
     "from_env without id": (
         lambda: TokenIssuer.from_env({"ROLLOUT_CLIENT_SECRET": SECRET}),
-        "the Rollout client id is missing or empty (set ROLLOUT_CLIENT_ID)",
+        "the Rollout credentials are missing: set ROLLOUT_CLIENT_ID",
     ),
     "from_env without secret": (
         lambda: TokenIssuer.from_env({"ROLLOUT_CLIENT_ID": CLIENT_ID}),
-        "the Rollout client secret is missing or empty (set ROLLOUT_CLIENT_SECRET)",
+        "the Rollout credentials are missing: set ROLLOUT_CLIENT_SECRET",
     ),
-    "generate_token without secret": (
-        lambda: generate_token("ada", environ={"ROLLOUT_CLIENT_ID": CLIENT_ID}),
-        "the Rollout client secret is missing or empty (set ROLLOUT_CLIENT_SECRET)",
+    "generate_token without either": (
+        lambda: generate_token("ada", environ={}),
+        "the Rollout credentials are missing: set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET",
     ),
-    "Settings without id": (
-        lambda: Settings.build(environ={"ROLLOUT_CLIENT_SECRET": SECRET}),
-        "the Rollout client id is missing or empty (set ROLLOUT_CLIENT_ID)",
+    "credentials without id": (
+        lambda: _config.Credentials(environ={"ROLLOUT_CLIENT_SECRET": SECRET}).issuer(),
+        "the Rollout credentials are missing: set ROLLOUT_CLIENT_ID",
     ),
     "path": (
         lambda: _decision(path="rollout-token"),
@@ -110,8 +114,7 @@ ERRORS: dict[str, tuple[Callable[[], object], str]] = {
     ),
     "origins as str": (
         lambda: _decision(allowed_origins=ORIGIN),
-        "allowed_origins must be a sequence of origins such as ('https://app.example.com',), "
-        f"got {ORIGIN!r}",
+        f"allowed_origins must be a sequence such as ('https://app.example.com',), got {ORIGIN!r}",
     ),
     "origin with a path": (
         lambda: _decision(allowed_origins=(ORIGIN + "/",)),
@@ -135,11 +138,11 @@ ERRORS: dict[str, tuple[Callable[[], object], str]] = {
         "give either issuer or client_id/client_secret/ttl, not both",
     ),
     "resolver": (
-        lambda: ResolverSettings.build("ada"),  # type: ignore[arg-type]
-        "resolve_user must be a callable that returns a user id or None, got str",
+        lambda: shell_settings("Shell", "ada", "/t", {}),
+        "resolve_user must be a callable that returns a user id, got str",
     ),
     "thread_sensitive": (
-        lambda: ResolverSettings.build(_resolver, thread_sensitive="yes"),  # type: ignore[arg-type]
+        lambda: shell_settings("Shell", _resolver, "/t", {"thread_sensitive": "yes"}),
         "thread_sensitive must be True or False, got 'yes'",
     ),
 }
@@ -174,14 +177,14 @@ def test_the_longest_option_within_an_unknown_name_is_suggested() -> None:
 
 def test_an_unknown_name_near_nothing_lists_every_option() -> None:
     with pytest.raises(TypeError) as caught:
-        check_option_names("Thing", ["zzz"], {"b", "a"})
+        check_names("Thing", ["zzz"], {"b", "a"})
     assert str(caught.value) == "Thing() got an unexpected keyword argument 'zzz'; it takes a, b"
 
 
 @pytest.mark.parametrize(
     ("build", "typo", "meant"),
     [
-        (lambda **kw: _decision(**kw), "pth", "path"),
+        (lambda **kw: _decision(**kw, path="/t"), "pth", "path"),
         (lambda **kw: shell_settings("Shell", _resolver, "/t", kw), "pth", "path"),
         (lambda **kw: shell_settings("Shell", _resolver, "/t", kw), "resolve_usr", "resolve_user"),
     ],
@@ -202,7 +205,7 @@ def test_the_environment_given_is_read_not_the_process_environment(
     monkeypatch.delenv("ROLLOUT_CLIENT_ID", raising=False)
     monkeypatch.delenv("ROLLOUT_CLIENT_SECRET", raising=False)
     env = {"ROLLOUT_CLIENT_ID": "from-mapping", "ROLLOUT_CLIENT_SECRET": SECRET}
-    assert Settings.build(environ=env).issuer.client_id == "from-mapping"
+    assert _config.Credentials(environ=env).issuer().client_id == "from-mapping"
 
 
 def test_generate_token_reads_the_process_environment_by_default(
@@ -213,20 +216,19 @@ def test_generate_token_reads_the_process_environment_by_default(
     assert generate_token("ada", ttl=60).count(".") == 2
 
 
-def test_resolver_settings_defaults_and_values() -> None:
-    default = ResolverSettings.build(_resolver)
-    assert (default.timeout, default.thread_sensitive) == (DEFAULT_RESOLVER_TIMEOUT, False)
-    assert ResolverSettings.build(_resolver, thread_sensitive=True).thread_sensitive is True
-
-
 def test_shell_settings_pass_each_resolver_option_on() -> None:
     credentials = {"client_id": CLIENT_ID, "client_secret": SECRET}
-    _, default = shell_settings("Shell", _resolver, "/t", credentials)
-    assert (default.timeout, default.thread_sensitive) == (DEFAULT_RESOLVER_TIMEOUT, False)
+    default = shell_settings("Shell", _resolver, "/t", credentials)
+    assert (default.resolver_timeout, default.thread_sensitive) == (DEFAULT_RESOLVER_TIMEOUT, False)
     options = {"thread_sensitive": True, "resolver_timeout": 2, "ttl": 60, **credentials}
-    settings, resolver = shell_settings("Shell", _resolver, "/t", options)
-    assert (resolver.timeout, resolver.thread_sensitive) == (2.0, True)
-    assert (settings.path, settings.issuer.ttl) == ("/t", 60)
+    settings = shell_settings("Shell", _resolver, "/t", options)
+    assert (settings.resolver_timeout, settings.thread_sensitive) == (2.0, True)
+    assert (settings.path, settings.credentials.issuer().ttl) == ("/t", 60)
+
+
+def test_an_option_the_entry_point_does_not_take_has_no_effect() -> None:
+    settings = _config.build("Router", {"client_id": CLIENT_ID})
+    assert (settings.path, settings.resolver_timeout, settings.resolve_user) == (None, None, None)
 
 
 def test_a_decision_built_without_a_path_answers_every_path() -> None:
@@ -234,16 +236,34 @@ def test_a_decision_built_without_a_path_answers_every_path() -> None:
     assert not _decision(path="/t").owns("/anything")
 
 
-def test_request_headers_keeps_only_the_decisions_headers() -> None:
-    given = {"origin": ORIGIN, "sec-fetch-site": "same-origin", "cookie": "s=1"}
-    assert request_headers(given.get) == {"origin": ORIGIN, "sec-fetch-site": "same-origin"}
+def test_the_request_keeps_only_the_decisions_headers_by_lower_case_name() -> None:
+    given = {"Origin": ORIGIN, "sec-fetch-site": "same-origin", "cookie": "s=1"}
+    assert req(_decision(), "GET", given).headers == {
+        "origin": ORIGIN,
+        "sec-fetch-site": "same-origin",
+    }
+
+
+def test_a_repeated_origin_or_fetch_site_is_refused_as_cross_site() -> None:
+    decision = _decision(allowed_origins=(ORIGIN,))
+    for name, first, second in [
+        ("sec-fetch-site", "same-origin", "cross-site"),
+        ("sec-fetch-site", "same-origin", "same-origin"),
+        ("origin", ORIGIN, ORIGIN),
+    ]:
+        for pairs in ([(name, first), (name, second)], [(name, f"{first}, {second}")]):
+            request = decision.request("GET", pairs)
+            answer = decision.precheck(request)
+            assert answer is not None
+            assert answer.status == 403, pairs
+    assert decision.precheck(decision.request("GET", [("origin", ORIGIN)])) is None
 
 
 # -- Answers to the byte -----------------------------------------------------------------------------
 
 
 def test_a_problem_is_compact_rfc_9457_json() -> None:
-    answer = _decision().answer("GET", None, {})[0]
+    answer = _decision().answer(req(_decision(), "GET", {}), None)[0]
     assert answer.body == (
         b'{"type":"about:blank","title":"Unauthorized","status":401,'
         b'"detail":"Log in to get a Rollout token."}'
@@ -263,38 +283,37 @@ def test_the_preflight_headers_are_spelled_canonically() -> None:
         "access-control-request-method": "GET",
         "access-control-request-headers": "x-csrftoken",
     }
-    answer = decision.precheck("OPTIONS", headers)
+    answer = decision.precheck(req(decision, "OPTIONS", headers))
     assert answer is not None
     assert answer.headers[-1] == ("Access-Control-Allow-Headers", "x-csrftoken")
 
 
 def test_cors_headers_for_an_allowed_origin_only() -> None:
     decision = _decision(allowed_origins=(ORIGIN,))
-    assert decision.cors_headers({"origin": ORIGIN}) == (
+    assert req(decision, "GET", {"origin": ORIGIN}).cors == (
         ("Access-Control-Allow-Origin", ORIGIN),
         ("Access-Control-Allow-Credentials", "true"),
         ("Vary", "Origin"),
     )
-    assert decision.cors_headers({"origin": "https://elsewhere.example"}) == ()
-    assert decision.cors_headers({}) == ()
-    assert _decision().cors_headers({"origin": ORIGIN}) == ()
+    assert req(decision, "GET", {"origin": "https://elsewhere.example"}).cors == ()
+    assert req(decision, "GET").cors == ()
+    assert req(_decision(), "GET", {"origin": ORIGIN}).cors == ()
 
 
 def test_the_declared_body_size_limit_is_inclusive_and_only_for_bodies() -> None:
     decision = _decision(methods=("GET", "POST"), max_body_size=10, allowed_origins=(ORIGIN,))
-    assert decision.precheck("POST", {}, 10) is None
-    assert decision.precheck("GET", {}, 11) is None
-    too_large = decision.precheck("POST", {"origin": ORIGIN}, 11)
+    assert decision.precheck(req(decision, "POST", {}, 10)) is None
+    assert decision.precheck(req(decision, "GET", {}, 11)) is None
+    too_large = decision.precheck(req(decision, "POST", {"origin": ORIGIN}, 11))
     assert too_large is not None
     assert too_large.status == 413
     assert ("Access-Control-Allow-Origin", ORIGIN) in too_large.headers
-    assert not decision.wants_body("HEAD")
 
 
 def test_a_head_answer_to_a_timeout_has_no_body() -> None:
     decision = _decision()
-    assert decision.resolver_timed_out("GET", {}, 1.0).body
-    answer = decision.resolver_timed_out("HEAD", {}, 1.0)
+    assert decision._timed_out(req(decision, "GET", {})).body
+    answer = decision._timed_out(req(decision, "HEAD", {}))
     assert (answer.status, answer.body) == (503, b"")
 
 
@@ -302,10 +321,10 @@ def test_a_head_answer_to_a_timeout_has_no_body() -> None:
 
 
 def test_an_invalid_user_id_is_logged_with_why(caplog: pytest.LogCaptureFixture) -> None:
-    assert _decision().answer("GET", 1.5, {})[0].status == 500
+    assert _decision().answer(req(_decision(), "GET", {}), 1.5)[0].status == 500
     assert [r.getMessage() for r in _records(caplog)] == [
         "The resolver returned an invalid Rollout user id: "
-        "user id must be a non-empty str or an int, not float"
+        "user id must be a non-empty str, an int or a UUID, not float"
     ]
 
 
@@ -314,7 +333,7 @@ def test_a_raising_resolver_is_logged_with_its_traceback(caplog: pytest.LogCaptu
     try:
         raise LookupError("no session store")
     except LookupError:
-        assert decision.resolver_failed("GET", {}).status == 500
+        assert decision.failed(req(decision, "GET", {})).status == 500
     [record] = _records(caplog)
     assert record.getMessage() == "The Rollout user resolver raised an exception"
     assert record.exc_info is not None
@@ -324,7 +343,8 @@ def test_a_raising_hook_is_logged_and_the_token_served(caplog: pytest.LogCapture
     def hook(user: str, expires_at: int, info: RequestInfo) -> None:
         raise LookupError("audit store down")
 
-    answer = _decision(on_issue=hook).respond("GET", "ada", {}, INFO)
+    decision = _decision(on_issue=hook)
+    answer = decision.respond(req(decision, "GET"), "ada")
     assert answer.status == 200
     [record] = _records(caplog)
     assert record.getMessage() == (
@@ -340,7 +360,7 @@ def test_a_short_secret_is_logged_with_the_client_id(caplog: pytest.LogCaptureFi
     assert [r.getMessage() for r in _records(caplog)] == [
         f"The Rollout client secret for client id {client_id!r} is 5 bytes; PyJWT recommends at "
         "least 64 for HS512. Rollout chooses the secret, so tokens are signed with it as it is. "
-        "This is logged once per process."
+        "This is logged once per client id."
     ]
 
 
@@ -418,25 +438,26 @@ def test_thread_sensitive_on_trio_says_why_and_how_to_fix() -> None:
 def test_a_sync_hook_runs_on_trio_by_default() -> None:
     pytest.importorskip("trio", reason="trio is in the test extra")
     issued: list[str] = []
-    settings = Settings.build(
-        path=None,
-        client_id=CLIENT_ID,
-        client_secret=SECRET,
-        on_issue=lambda user, expires_at, info: issued.append(user),
-    )
-    decision = TokenDecision(settings)
-    answer = anyio.run(decision.respond_async, "GET", "ada", {}, INFO, backend="trio")
+    decision = _decision(on_issue=lambda user, expires_at, info: issued.append(user))
+    answer = anyio.run(decision.respond_async, req(decision, "GET"), "ada", backend="trio")
     assert (answer.status, issued) == (200, ["ada"])
 
 
 def test_a_thread_sensitive_hook_on_trio_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("trio", reason="trio is in the test extra")
-    settings = Settings.build(
-        path=None, client_id=CLIENT_ID, client_secret=SECRET, on_issue=lambda *args: None
+    settings = _config.build(
+        "t",
+        {
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "on_issue": lambda *args: None,
+            "thread_sensitive": True,
+        },
+        _config.ANSWER_OPTIONS | {"thread_sensitive"},
     )
-    decision = TokenDecision(settings, thread_sensitive=True)
+    decision = TokenDecision(settings)
     for _ in range(2):
-        answer = anyio.run(decision.respond_async, "GET", "ada", {}, INFO, backend="trio")
+        answer = anyio.run(decision.respond_async, req(decision, "GET"), "ada", backend="trio")
         assert answer.status == 200
     assert [r.getMessage() for r in _records(caplog)] == [
         "The Rollout token endpoint is misconfigured (its on_issue hook raised): "

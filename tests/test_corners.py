@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from rollout_middleware import ConfigurationError, Settings, TokenDecision, TokenIssuer
-from rollout_middleware.config import ResolverSettings, _resume
-from tests.support import CLIENT_ID, SECRET
+from rollout_middleware import ConfigurationError, TokenDecision, TokenIssuer, _config
+from rollout_middleware._sync import _resume
+from tests.support import CLIENT_ID, SECRET, req
 
 ORIGIN = "https://app.example.com"
 CREDENTIALS: dict[str, Any] = {"client_id": CLIENT_ID, "client_secret": SECRET}
@@ -29,11 +29,16 @@ def cors_decision() -> TokenDecision:
     return decision(allowed_origins=[ORIGIN])
 
 
+def too_large(decision: TokenDecision, headers: dict[str, str]) -> Any:
+    body = [b"x" * (decision.settings.max_body_size + 1)]
+    return decision.check_body(req(decision, "POST", headers), body)
+
+
 def preflight(requested_headers: str | None = None) -> dict[str, str]:
     headers = {"origin": ORIGIN, "access-control-request-method": "GET"}
     if requested_headers is not None:
         headers["access-control-request-headers"] = requested_headers
-    answer = cors_decision().precheck("OPTIONS", headers)
+    answer = cors_decision().precheck(req(cors_decision(), "OPTIONS", headers))
     assert answer is not None
     assert answer.status == 204
     assert answer.body == b""
@@ -77,11 +82,11 @@ def test_invalid_requested_headers_are_not_echoed(requested: str) -> None:
 
 
 def test_allow_keeps_options_when_cors_is_on() -> None:
-    answer = cors_decision().precheck("DELETE", {"origin": ORIGIN})
+    answer = cors_decision().precheck(req(cors_decision(), "DELETE", {"origin": ORIGIN}))
     assert answer is not None
     assert answer.status == 405
     assert dict(answer.headers)["Allow"] == "GET, HEAD, OPTIONS"
-    without_cors = decision().precheck("DELETE", {})
+    without_cors = decision().precheck(req(decision(), "DELETE", {}))
     assert without_cors is not None
     assert dict(without_cors.headers)["Allow"] == "GET, HEAD"
 
@@ -101,19 +106,19 @@ EXPECTED_CORS = {
 def test_error_answers_to_an_allowed_origin_carry_cors(method: str) -> None:
     cors = cors_decision()
     headers = {"origin": ORIGIN}
-    not_allowed = cors.precheck("PUT", headers)
+    not_allowed = cors.precheck(req(cors, "PUT", headers))
     assert not_allowed is not None
-    failed = cors.resolver_failed(method, headers)
-    timed_out = cors.resolver_timed_out(method, headers, 1.0)
-    too_large = cors.body_too_large(method, headers)
-    nobody, _ = cors.answer(method, None, headers)
-    invalid, _ = cors.answer(method, True, headers)
-    token, _ = cors.answer(method, "user-1", headers)
+    failed = cors.failed(req(cors, method, headers))
+    timed_out = cors._timed_out(req(cors, method, headers))
+    body_over = too_large(cors, headers)
+    nobody, _ = cors.answer(req(cors, method, headers), None)
+    invalid, _ = cors.answer(req(cors, method, headers), True)
+    token, _ = cors.answer(req(cors, method, headers), "user-1")
     for answer, status in [
         (not_allowed, 405),
         (failed, 500),
         (timed_out, 503),
-        (too_large, 413),
+        (body_over, 413),
         (nobody, 401),
         (invalid, 500),
         (token, 200),
@@ -130,17 +135,17 @@ def test_error_answers_to_another_origin_carry_no_cors() -> None:
     cors = cors_decision()
     headers = {"origin": "https://evil.example"}
     for answer in (
-        cors.resolver_failed("GET", headers),
-        cors.resolver_timed_out("GET", headers, 1.0),
-        cors.body_too_large("GET", headers),
+        cors.failed(req(cors, "GET", headers)),
+        cors._timed_out(req(cors, "GET", headers)),
+        too_large(cors, headers),
     ):
         assert _cors_of(answer.headers) == {}
 
 
 def test_a_head_answer_has_the_headers_and_no_body() -> None:
     cors = cors_decision()
-    for method_answer in (cors.resolver_failed, cors.body_too_large):
-        get, head = method_answer("GET", {}), method_answer("HEAD", {})
+    for method_answer in (cors.failed, cors._timed_out):
+        get, head = method_answer(req(cors, "GET")), method_answer(req(cors, "HEAD"))
         assert head.headers == get.headers
         assert head.body == b""
         assert get.body
@@ -248,20 +253,25 @@ async def nobody(scope: Any) -> None:
 @pytest.mark.parametrize("timeout", [True, False, "10", 0, -1, float("inf"), float("nan")])
 def test_a_timeout_that_is_not_a_positive_number_is_refused(timeout: object) -> None:
     with pytest.raises(ConfigurationError, match="resolver_timeout must be a positive number"):
-        ResolverSettings.build(nobody, resolver_timeout=timeout)  # type: ignore[arg-type]
+        _config.build(
+            "t", {"resolve_user": nobody, "resolver_timeout": timeout}, _config.SHELL_OPTIONS
+        )
 
 
 @pytest.mark.parametrize(("timeout", "kept"), [(None, None), (1, 1.0), (0.25, 0.25)])
 def test_a_timeout_is_kept_as_float_seconds(timeout: float | None, kept: float | None) -> None:
-    assert ResolverSettings.build(nobody, resolver_timeout=timeout).timeout == kept
+    settings = _config.build(
+        "t", {"resolve_user": nobody, "resolver_timeout": timeout}, _config.SHELL_OPTIONS
+    )
+    assert settings.resolver_timeout == kept
 
 
 def test_max_body_size_zero_is_accepted() -> None:
-    assert Settings.build(**CREDENTIALS, max_body_size=0).max_body_size == 0
+    assert TokenDecision.build(**CREDENTIALS, max_body_size=0).settings.max_body_size == 0
     with pytest.raises(ConfigurationError, match="max_body_size"):
-        Settings.build(**CREDENTIALS, max_body_size=-1)
+        TokenDecision.build(**CREDENTIALS, max_body_size=-1)
     with pytest.raises(ConfigurationError, match="max_body_size"):
-        Settings.build(**CREDENTIALS, max_body_size=True)
+        TokenDecision.build(**CREDENTIALS, max_body_size=True)
 
 
 # --- The words of the answers and errors: part of the contract ----------------------------------
@@ -281,12 +291,12 @@ def test_every_problem_answer_says_exactly_this() -> None:
 
     cors = cors_decision()
     answers = [
-        cors.answer("GET", None, {})[0],
-        cors.precheck("GET", {"sec-fetch-site": "cross-site"}),
-        cors.precheck("PUT", {}),
-        cors.body_too_large("GET", {}),
-        cors.resolver_failed("GET", {}),
-        cors.resolver_timed_out("GET", {}, 1.0),
+        cors.answer(req(cors, "GET", {}), None)[0],
+        cors.precheck(req(cors, "GET", {"sec-fetch-site": "cross-site"})),
+        cors.precheck(req(cors, "PUT", {})),
+        too_large(cors, {}),
+        cors.failed(req(cors, "GET", {})),
+        cors._timed_out(req(cors, "GET", {})),
     ]
     for answer in answers:
         assert answer is not None
@@ -297,8 +307,9 @@ def test_every_problem_answer_says_exactly_this() -> None:
 
 
 def test_preflight_header_names_are_canonical_for_wsgi() -> None:
-    answer = cors_decision().precheck(
-        "OPTIONS", {"origin": ORIGIN, "access-control-request-method": "GET"}
+    cors = cors_decision()
+    answer = cors.precheck(
+        req(cors, "OPTIONS", {"origin": ORIGIN, "access-control-request-method": "GET"})
     )
     assert answer is not None
     names = [name for name, _ in answer.headers]
@@ -312,7 +323,7 @@ def test_preflight_header_names_are_canonical_for_wsgi() -> None:
         ("", "user id must not be empty or whitespace only"),
         ("x" * 257, "user id must be at most 256 characters long"),
         (10**300, "user id must be at most 256 characters long"),
-        (1.5, "user id must be a non-empty str or an int, not float"),
+        (1.5, "user id must be a non-empty str, an int or a UUID, not float"),
         ("\ud800", "user id must be valid Unicode text"),
     ],
 )
@@ -333,12 +344,12 @@ def test_a_configuration_error_at_a_request_is_logged_once(
         try:
             raise ConfigurationError("wire it the other way round")
         except ConfigurationError:
-            answer = cors.resolver_failed("GET", {"origin": ORIGIN})
+            answer = cors.failed(req(cors, "GET", {"origin": ORIGIN}))
         assert answer.status == 500
     try:
         raise ConfigurationError("another mistake")
     except ConfigurationError:
-        cors.resolver_failed("GET", {})
+        cors.failed(req(cors, "GET", {}))
     messages = [r.getMessage() for r in caplog.records if r.name == "rollout_middleware"]
     assert messages == [
         "The Rollout token endpoint is misconfigured (its user resolver raised): wire it the "
@@ -351,7 +362,7 @@ def test_a_configuration_error_at_a_request_is_logged_once(
     try:
         raise KeyError("not a configuration error")
     except KeyError:
-        cors.resolver_failed("GET", {})
+        cors.failed(req(cors, "GET", {}))
     assert caplog.records[-1].exc_info is not None
 
 
@@ -372,8 +383,10 @@ def test_an_unset_variable_is_reported_missing_not_mistyped() -> None:
     for build in (
         lambda: TokenIssuer.from_env({}),
         lambda: generate_token("u", environ={}),
-        lambda: Settings.build(environ={}),
-        lambda: Settings.build(client_id=CLIENT_ID, environ={}),
+        lambda: _config.Credentials(environ={}).issuer(),
+        lambda: _config.Credentials(client_id=CLIENT_ID, environ={}).issuer(),
     ):
-        with pytest.raises(ConfigurationError, match=r"missing or empty \(set ROLLOUT_CLIENT_"):
+        with pytest.raises(
+            ConfigurationError, match=r"credentials are missing: set ROLLOUT_CLIENT_"
+        ):
             build()

@@ -18,7 +18,7 @@ from rollout_middleware import (
     RolloutTokenWSGIEndpoint,
     RolloutTokenWSGIMiddleware,
 )
-from rollout_middleware.config import is_async_callable
+from rollout_middleware._sync import is_async_callable
 
 from .support import CLIENT_ID, SECRET, verify_token
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from rollout_middleware import RolloutTokenEndpoint
-from rollout_middleware.config import THREAD_SENSITIVE_NEEDS_ASYNCIO
+from rollout_middleware._sync import THREAD_SENSITIVE_NEEDS_ASYNCIO
 from tests.compat.helpers import check_token, require_module
 from tests.support import CLIENT_ID, SECRET, free_port, running_server
 

@@ -1,32 +1,8 @@
 """Django REST framework: :class:`RolloutTokenAPIView`, the token for the user DRF authenticated.
 
-::
-
-    # urls.py
-    from rollout_middleware.contrib.drf import RolloutTokenAPIView
-
-    urlpatterns = [..., path("rollout-token", RolloutTokenAPIView.as_view())]
-
-DRF authenticates only inside its own views, so a token, a JWT (simplejwt) or an API key in the
-``Authorization`` header is seen here and nowhere else. The view is an ``APIView``:
-
-- ``authentication_classes`` and ``throttle_classes`` are the project's
-  (``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]``, ...), or per view by subclassing or
-  ``as_view(authentication_classes=[...])``; ``SessionAuthentication`` applies DRF's CSRF rule to
-  unsafe methods (``ROLLOUT_TOKEN_METHODS = ("POST",)``).
-- ``permission_classes`` is ``[IsAuthenticated]``, whatever the project's default: an anonymous
-  request gets DRF's own 401 (with the first authentication class's ``WWW-Authenticate``) or 403.
-  Give ``AllowAny`` to have the package's own 401 problem JSON instead.
-- The answers are the package's (:mod:`rollout_middleware.decision`), byte for byte: the token
-  JSON, ``Cache-Control: no-store`` and the other headers, the cross-site 403, 405 with ``Allow``,
-  the CORS preflight. The cross-site, method and body-size checks run before DRF authenticates, as
-  they run before the resolver in the middleware.
-- The ``ROLLOUT_*`` settings are the Django integration's (:mod:`rollout_middleware.contrib.django`);
-  ``ROLLOUT_TOKEN_PATH`` is unused (the URLconf places the view). With the app in
-  ``INSTALLED_APPS`` they are checked by ``manage.py check``; without it, when the URLconf loads
-  (``as_view()``).
-- ``manage.py generateschema`` lists it with its answer: ``token`` (string), ``expires_at`` and
-  ``expires_in`` (integers).
+The core's early answers (403, 405, 413, the preflight) come before DRF authenticates; then DRF's
+authentication, permissions (``IsAuthenticated`` by default) and throttles; then the core's answer.
+See the DRF docs page.
 """
 
 from __future__ import annotations
@@ -42,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
-from ..decision import Answer, TokenDecision
-from .django import UserLookup, answer_response, precheck_request, user_id_of
-from .django.conf import check_at_url_load, default_decision
+from ..decision import Answer, TokenDecision, TokenRequest
+from .django import answer_response, request_body, token_request, user_id_of
+from .django.conf import default_decision
 
 __all__ = ["TOKEN_SCHEMA", "RolloutTokenAPIView", "RolloutTokenSchema"]
 
@@ -100,18 +76,17 @@ class RolloutTokenAPIView(APIView):
     permission_classes: Sequence[type[BasePermission]] = (IsAuthenticated,)
     schema = RolloutTokenSchema()
 
-    #: The answer decided before DRF's checks run (cross-site, method, body size, preflight), a
-    #: failed authentication, or the user lookup that finishes the request: set per request, on the
-    #: per-request view instance, by :meth:`initial`.
-    _step: Answer | UserLookup
+    #: Per request, on the per-request view instance: the core's view of it, and the answer
+    #: decided before DRF's checks run (or ``None``). Set by :meth:`initial`.
+    _token_request: TokenRequest
+    _early: Answer | None
 
     # The stubs type DRF's handlers as returning DRF's Response; DRF itself takes any
     # HttpResponseBase (finalize_response asserts only that), which these return.
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:  # type: ignore[override]
-        """The view function. Without the app in ``INSTALLED_APPS`` the ``ROLLOUT_*`` settings are
-        checked now, as the URLconf loads; with it, by the system checks."""
-        check_at_url_load()
+        """The view function; the ``ROLLOUT_*`` settings are checked now, as the URLconf loads."""
+        default_decision()
         return super().as_view(**initkwargs)
 
     @property
@@ -124,25 +99,30 @@ class RolloutTokenAPIView(APIView):
         return sorted(self.decision.settings.methods)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self._step = step = precheck_request(self.decision, request._request)
-        if isinstance(step, Answer):
+        decision = self.decision
+        self._token_request = found = token_request(decision, request._request)
+        self._early = decision.precheck(found) or decision.check_body(
+            found, request_body(request._request, decision.settings.max_body_size)
+        )
+        if self._early is not None:
             return
         try:
             super().initial(request, *args, **kwargs)
         except (APIException, Http404, PermissionDenied):
             raise  # DRF's own answers: 401, 403, 429, ...
         except Exception:  # an authentication class that failed: logged, 500, as a resolver
-            self._step = step.failed()
+            self._early = decision.failed(found)
 
     def _token(self, request: Request) -> HttpResponse:
-        step = self._step
-        if isinstance(step, Answer):
-            return answer_response(step, _CoreResponse)
-        try:
-            user_id = user_id_of(request.user)
-        except Exception:
-            return answer_response(step.failed(), _CoreResponse)
-        return answer_response(step.respond(user_id), _CoreResponse)
+        answer = self._early
+        if answer is None:
+            try:
+                user_id = user_id_of(request.user)
+            except Exception:
+                answer = self.decision.failed(self._token_request)
+            else:
+                answer = self.decision.respond(self._token_request, user_id)
+        return answer_response(answer, _CoreResponse)
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         return self._token(request)

@@ -1,51 +1,8 @@
-"""FastAPI integration: :func:`rollout_token_router`, the token route for the user a dependency names.
+"""FastAPI: :func:`rollout_token_router`, the token route for the user a FastAPI dependency names.
 
-::
-
-    from fastapi import Depends, FastAPI
-    from rollout_middleware.contrib.fastapi import rollout_token_router
-
-    async def current_user_id(user: User = Depends(get_current_active_user)) -> str:
-        return user.username
-
-    app = FastAPI()
-    app.include_router(rollout_token_router(current_user_id))
-
-``user_id`` is an ordinary FastAPI dependency, sync or async, with its own ``Depends``/``Security``
-parameters and sub-dependencies (``OAuth2PasswordBearer``, a ``get_db`` session, the request's
-session): it returns the user's id (``str`` or ``int``), or ``None`` for nobody (``401``). An
-``HTTPException`` it raises (the 401 of FastAPI's security tutorial, with ``WWW-Authenticate:
-Bearer``; a 400 for a disabled user) reaches the client as the app renders it. Every other answer
-(status, headers, body) is the ASGI middleware's, from the same
-:class:`~rollout_middleware.decision.TokenDecision`. ``app.dependency_overrides[current_user_id]``
-works as for any dependency, which is the easy way to log a test user in.
-
-The route is in the OpenAPI schema: the :class:`RolloutToken` response model, the problem+json
-error answers, and the security scheme the dependency declares (the lock in ``/docs``).
-
-How it is built
----------------
-The router holds two routes on the token path, of a custom ``route_class``:
-
-1. the methods that serve a token (``GET`` by default), in the OpenAPI schema;
-2. every other HTTP method, out of it: ``HEAD`` (FastAPI does not answer it for ``GET`` by
-   itself), and the rest for the ``405`` with ``Allow`` and the CORS preflight. (A method HTTP does
-   not define, such as ``PROPFIND``, gets FastAPI's own ``405``.)
-
-The route class's ``get_route_handler`` runs
-:meth:`~rollout_middleware.decision.TokenDecision.precheck` before FastAPI reads the body or solves
-a single dependency: a cross-site request is refused ``403`` before the user dependency runs, a
-method that serves no token is answered ``405`` without running it, and a body over
-``max_body_size`` is a ``413`` before it is buffered. Then FastAPI solves the dependencies and the
-endpoint turns the user id into the answer. An exception the dependency raises goes to the app's
-exception handler if it has one for it (``HTTPException`` and ``RequestValidationError`` always
-do), with the CORS headers of an allowed origin added; any other is logged and answered ``500``,
-saying nothing of it, as by the middleware.
-
-Options are the middleware's answer options (``issuer``, ``client_id``, ``client_secret``,
-``ttl``, ``methods``, ``allowed_origins``, ``on_issue``, ``max_body_size``), checked when the
-router is built. There is no ``resolver_timeout``: the dependency runs under FastAPI, which has no
-way to abandon it; bound what it waits on (a database timeout) instead.
+The route's handler asks the core for an early answer (403, 405, 413, the preflight) before FastAPI
+solves a dependency; then the dependency gives the user id and the core the answer. An
+``HTTPException`` the dependency raises is the app's to render. See the FastAPI docs page.
 """
 
 from __future__ import annotations
@@ -65,8 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection
 
-from ..config import DEFAULT_PATH, AnswerOptions, Settings, check_path, is_async_callable
-from ..decision import Answer, TokenDecision, request_headers
+from .. import _config
+from .._config import DEFAULT_PATH, AnswerOptions, check_path
+from .._sync import is_async_callable
+from ..decision import Answer, TokenDecision, TokenRequest
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -165,51 +124,59 @@ class _TokenRoute(APIRoute):
         decision = self.decision
 
         async def rollout_token_route(request: Request) -> Response:
-            method = request.method
-            headers = request_headers(request.headers.get)
+            token_request = _token_request(decision, request)
             try:
-                answer = await _early_answer(decision, request, method, headers)
+                answer = await _early_answer(decision, request, token_request)
             except ClientDisconnect:  # gone while sending the body: nobody reads this
                 return Response(status_code=400)
             if answer is not None:
                 return _response(answer)
+            request.scope[_REQUEST_KEY] = token_request
             try:
                 return await solve_and_run(request)
             except Exception as exc:
                 handler = _app_handler(request.scope, exc)
                 if handler is None and not isinstance(exc, HTTPException):
-                    return _response(decision.resolver_failed(method, headers))
-                cors = decision.cors_headers(headers)
-                if handler is None or not cors:
+                    return _response(decision.failed(token_request))
+                if handler is None or not token_request.cors:
                     raise  # the app renders it, as for any other route
-                return await _render(handler, request, exc, cors)
+                return await _render(handler, request, exc, token_request.cors)
 
         return rollout_token_route
 
 
-async def _early_answer(
-    decision: TokenDecision, request: Request, method: str, headers: Mapping[str, str]
-) -> Answer | None:
-    """The decision's answer before the user is looked up (403, 405, 413), or ``None``.
+_REQUEST_KEY = "rollout_middleware.request"
 
-    A body (``POST``) is read here, at most ``max_body_size`` bytes, and kept where
-    ``Request.body()`` keeps it, so a dependency may still read it.
-    """
-    declared = request.headers.get("content-length")
-    length = int(declared) if declared and declared.isascii() and declared.isdigit() else None
-    answer = decision.precheck(method, headers, length)
-    if answer is not None or not decision.wants_body(method):
+
+def _token_request(decision: TokenDecision, request: Request) -> TokenRequest:
+    client = request.client
+    return decision.request(
+        request.method,
+        request.headers.items(),
+        path=request.scope["path"],
+        client=client.host if client else None,
+        content_length=request.headers.get("content-length"),
+    )
+
+
+async def _early_answer(
+    decision: TokenDecision, request: Request, token_request: TokenRequest
+) -> Answer | None:
+    """The core's answer before the user is looked up, or ``None``. A body is read here, at most
+    ``max_body_size`` bytes, and kept where ``Request.body()`` keeps it for the dependencies."""
+    answer = decision.precheck(token_request)
+    if answer is not None:
         return answer
-    limit = decision.settings.max_body_size
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return decision.body_too_large(method, headers)
-        chunks.append(chunk)
+
+    async def kept() -> typing.AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            yield chunk
+
+    answer = await decision.check_body_async(token_request, kept())
     request._body = b"".join(chunks)
-    return None
+    return answer
 
 
 def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
@@ -251,19 +218,8 @@ def _token_endpoint(decision: TokenDecision, dependency: Any) -> Callable[..., A
     # FastAPI reads this signature: ``user_id`` is the app's dependency. The annotations are
     # resolved in this module's globals (``Request``, ``Any``, ``Response``).
     async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
-        method = request.method
-        client = request.client
-        answer = await decision.respond_async(
-            method,
-            user_id,
-            request_headers(request.headers.get),
-            {
-                "method": method,
-                "path": request.scope["path"],
-                "client": client.host if client else None,
-            },
-        )
-        return _response(answer)
+        token_request = request.scope.get(_REQUEST_KEY) or _token_request(decision, request)
+        return _response(await decision.respond_async(token_request, user_id))
 
     return rollout_token
 
@@ -386,7 +342,7 @@ def rollout_token_router(
             raise TypeError(
                 f"{_OWNER}() got an unexpected keyword argument {name!r}: {_NOT_TAKEN[name]}"
             )
-    settings = Settings.build(path=None, owner=_OWNER, **options)
+    settings = _config.build(_OWNER, options)
     path = check_path(path)
     dependency = _user_dependency(user_id)
     token_decision = TokenDecision(settings)

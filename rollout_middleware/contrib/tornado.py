@@ -1,54 +1,6 @@
-"""Tornado integration: :func:`rollout_token_handler` builds a handler on the app's own base handler.
-
-::
-
-    import tornado.web
-    from rollout_middleware.contrib.tornado import rollout_token_handler
-
-    class BaseHandler(tornado.web.RequestHandler):
-        def get_current_user(self) -> str | None:
-            user = self.get_signed_cookie("user")
-            return None if user is None else user.decode()
-
-    app = tornado.web.Application(
-        [(r"/rollout-token", rollout_token_handler(BaseHandler)), ...],
-        cookie_secret="...",
-    )
-
-``rollout_token_handler(base=RequestHandler, *, user_id=None, **options)`` returns a subclass of
-``base``, so the app's own ``get_current_user`` (or a ``prepare`` that sets ``self.current_user``, for
-async auth) decides who the user is, as for any other handler of the app. ``user_id(handler)`` turns
-``handler.current_user`` into the user id (``str``/``int``) or ``None`` (401); by default the
-``current_user`` itself is the id. It may be sync (it then runs on the event loop, as
-``get_current_user`` does: keep it to reading the user object) or async.
-
-The options are the answer options of the middleware (see the README's table): ``issuer`` or
-``client_id``/``client_secret``/``ttl``, ``methods``, ``allowed_origins``, ``on_issue``,
-``max_body_size``. They are checked when the class is built:
-:class:`~rollout_middleware.errors.ConfigurationError` for a wrong value, ``TypeError`` for an unknown
-name.
-
-Per request, in ``prepare``:
-
-1. the decision's early answer (cross-site 403, 405 with ``Allow``, 413, the CORS preflight), before
-   the base's ``prepare`` and before ``current_user`` is read;
-2. the base's ``prepare`` (sync or async), then ``current_user`` and ``user_id``. A
-   :class:`tornado.web.HTTPError` raised there is Tornado's to render, as on any handler; any other
-   exception is logged and answered 500 in problem JSON; a ``prepare`` that finishes the request
-   itself (a login redirect) ends it there;
-3. the decision's answer, written as it is: status, headers and body. ``compute_etag`` returns
-   ``None`` (no ``Etag``, no ``304``) and Tornado's default ``Content-Type`` is removed; Tornado adds
-   ``Date`` and ``Server``, and the base's ``set_default_headers`` whatever it adds to every handler.
-
-Every method reaches ``prepare`` (``SUPPORTED_METHODS`` admits them all), so ``HEAD``, ``405`` and
-``OPTIONS`` are answered by the decision, as by the middleware. The body is Tornado's: it is read
-before the handler runs, up to the server's ``max_body_size``; ours (64 KiB by default) is then
-checked against its length.
-
-XSRF: with the application setting ``xsrf_cookies`` (or ``cross_origin_protection``), Tornado checks
-every request but ``GET``, ``HEAD`` and ``OPTIONS`` before ``prepare``, as for every handler of the
-app, so a ``POST`` configuration needs the ``_xsrf`` cookie's value in an ``X-XSRFToken`` header;
-without it Tornado answers its own 403. The decision's cross-site check runs as well.
+"""Tornado: :func:`rollout_token_handler` builds a handler on the app's own base handler, so its
+``get_current_user`` (or ``prepare``) decides who the user is. A ``tornado.web.HTTPError`` raised
+there is Tornado's to render. See the Tornado docs page.
 """
 
 from __future__ import annotations
@@ -56,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config import ANSWER_OPTIONS, RequestInfo, Settings, check_option_names, is_async_callable
-from ..decision import Answer, TokenDecision, request_headers
+from .. import _config
+from .._sync import is_async_callable
+from ..decision import Answer, TokenDecision
 from ..errors import ConfigurationError
 from ._callables import check_one_argument
 
@@ -72,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed wherever
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ..config import AnswerOptions
+    from .._config import AnswerOptions
 
 __all__ = ["RolloutTokenMixin", "rollout_token_handler"]
 
@@ -106,28 +59,19 @@ class RolloutTokenMixin(RequestHandler):
         return None  # a fresh token on every request: no Etag, no 304
 
     async def prepare(self) -> None:
-        decision = self.rollout_decision
-        request = self.request
-        method = request.method or "GET"
-        headers = request_headers(request.headers.get)
-        answer = decision.precheck(method, headers, len(request.body))
-        if answer is None:
-            try:
-                user_id = await self._rollout_find_user()
-            except HTTPError:
-                raise  # the app's own answer: Tornado renders it, as for any handler
-            except Exception:
-                answer = decision.resolver_failed(method, headers)
-            else:
-                if self._finished:  # the base's prepare answered (a redirect to the login page)
-                    return
-                info: RequestInfo = {
-                    "method": method,
-                    "path": request.path,
-                    "client": request.remote_ip,
-                }
-                answer = await decision.respond_async(method, user_id, headers, info)
-        self._rollout_write(answer)
+        decision, request = self.rollout_decision, self.request
+        token_request = decision.request(
+            request.method or "GET",
+            request.headers.get_all(),
+            path=request.path,
+            client=request.remote_ip,
+            content_length=len(request.body),
+        )
+        answer = await decision.handle_async(
+            token_request, self._rollout_find_user, passthrough=(HTTPError,)
+        )
+        if answer is not None and not self._finished:  # the base's prepare may have answered
+            self._rollout_write(answer)
 
     async def _rollout_find_user(self) -> Any:
         """The base's ``prepare``, then ``current_user`` through ``user_id``."""
@@ -161,7 +105,7 @@ def rollout_token_handler(
     Raises :class:`~rollout_middleware.errors.ConfigurationError` for a wrong option, a ``base``
     that is not a ``RequestHandler`` subclass, or a ``user_id`` that is not a one-argument callable.
     """
-    check_option_names("rollout_token_handler", options, ANSWER_OPTIONS)
+    _config.check_names("rollout_token_handler", options, _config.ANSWER_OPTIONS)
     if not isinstance(base, type) or not issubclass(base, RequestHandler):
         raise ConfigurationError(
             f"base must be a tornado.web.RequestHandler subclass, got {base!r}"
@@ -170,7 +114,7 @@ def rollout_token_handler(
         user_id = _current_user
     else:
         check_one_argument("user_id", user_id, "the RequestHandler")
-    settings = Settings.build(path=None, owner="rollout_token_handler", **options)
+    settings = _config.build("rollout_token_handler", options)
     namespace = {
         "rollout_decision": TokenDecision(settings),
         "rollout_user_id": staticmethod(user_id),

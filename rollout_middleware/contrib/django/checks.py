@@ -1,22 +1,7 @@
-"""System checks of the ``ROLLOUT_*`` settings, registered by the app config (:mod:`.apps`).
+"""System checks of the ``ROLLOUT_*`` settings (ids in the Django docs page).
 
-===========================  ================================================================
-id                           what
-===========================  ================================================================
-``rollout_middleware.E001``  credentials: ``ROLLOUT_CLIENT_ID`` / ``ROLLOUT_CLIENT_SECRET``
-                             missing (in the settings and the environment) or wrong
-``rollout_middleware.E002``  ``ROLLOUT_TOKEN_TTL``
-``rollout_middleware.E003``  ``ROLLOUT_TOKEN_PATH``
-``rollout_middleware.E004``  ``ROLLOUT_TOKEN_METHODS``
-``rollout_middleware.E005``  ``ROLLOUT_ALLOWED_ORIGINS``
-``rollout_middleware.E006``  ``ROLLOUT_MAX_BODY_SIZE``
-``rollout_middleware.E007``  ``ROLLOUT_ON_ISSUE``
-``rollout_middleware.E008``  ``ROLLOUT_ISSUER`` (or given together with the credentials)
-``rollout_middleware.E010``  ``RolloutTokenMiddleware`` comes before ``AuthenticationMiddleware``
-``rollout_middleware.W001``  an unknown ``ROLLOUT_*`` setting (a misspelling?)
-===========================  ================================================================
-
-Each error's hint names the setting and what it accepts; none holds the client secret.
+``E001``-``E008`` a wrong setting, ``W001`` an unknown one, ``E010`` the middleware above
+``AuthenticationMiddleware``; under ``check --deploy``, ``E009`` missing credentials.
 """
 
 from __future__ import annotations
@@ -26,9 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from .conf import SETTINGS, read_settings, unknown_settings
+from .conf import SETTINGS, missing_credentials, problems, unknown_settings
 
-__all__ = ["TAG", "check_middleware_order", "check_settings", "register_checks"]
+__all__ = ["TAG", "register_checks"]
 
 TAG = "rollout_middleware"
 
@@ -47,14 +32,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             hint=problem.hint,
             id=f"rollout_middleware.{problem.id}",
         )
-        for problem in read_settings().problems
+        for problem in problems()
     ]
     for name, close in unknown_settings():
-        hint = (
-            f"Did you mean {close}?"
-            if close
-            else "Known settings: " + ", ".join(sorted(SETTINGS)) + "."
-        )
+        hint = f"Did you mean {close}?" if close else "Known: " + ", ".join(sorted(SETTINGS)) + "."
         messages.append(
             checks.Warning(
                 f"{name} is not a setting of rollout_middleware; it is ignored.",
@@ -65,24 +46,39 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return messages
 
 
-def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """``RolloutTokenMiddleware`` needs ``request.user``: it must come after
-    ``AuthenticationMiddleware`` when both are listed."""
+def middleware_order_error() -> str | None:
+    """Why ``RolloutTokenMiddleware`` cannot see ``request.user``, or ``None``."""
     middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
     ours = [i for i, name in enumerate(middleware) if name in _OURS]
     if ours and _AUTH in middleware and ours[0] < middleware.index(_AUTH):
-        return [
-            checks.Error(
-                "RolloutTokenMiddleware comes before AuthenticationMiddleware in MIDDLEWARE, so "
-                "request.user is not set when it answers.",
-                hint=f"Move {middleware[ours[0]]!r} after {_AUTH!r}.",
-                id="rollout_middleware.E010",
-            )
-        ]
-    return []
+        return (
+            "RolloutTokenMiddleware comes before AuthenticationMiddleware in MIDDLEWARE, so "
+            f"request.user is not set when it answers: move {middleware[ours[0]]!r} after {_AUTH!r}"
+        )
+    return None
+
+
+def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    error = middleware_order_error()
+    return [] if error is None else [checks.Error(error, id="rollout_middleware.E010")]
+
+
+def check_credentials(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Under ``check --deploy``: the credentials that serving tokens needs."""
+    missing = missing_credentials()
+    if missing is None:
+        return []
+    return [
+        checks.Error(
+            f"Rollout tokens cannot be served: {missing}.",
+            hint="Set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET where the server runs.",
+            id="rollout_middleware.E009",
+        )
+    ]
 
 
 def register_checks() -> None:
     """Register the checks (idempotent: Django's registry keeps a set)."""
     checks.register(check_settings, TAG)
     checks.register(check_middleware_order, TAG)
+    checks.register(check_credentials, TAG, deploy=True)

@@ -1,0 +1,156 @@
+"""Sync and async callables: telling them apart, and running each where it belongs."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+import anyio
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+
+from .errors import ConfigurationError, ResolverTimeoutError
+
+#: Why ``thread_sensitive=True`` fails on trio, and the fix.
+THREAD_SENSITIVE_NEEDS_ASYNCIO = (
+    "thread_sensitive=True runs sync callables on asgiref's one shared thread, which needs an "
+    "asyncio event loop, and this server runs another one (trio?): use thread_sensitive=False "
+    "(anyio's worker threads, on any event loop), or an async resolver and hook, or run the "
+    "server on asyncio"
+)
+
+
+def is_async_callable(obj: object) -> bool:
+    """Tell whether calling ``obj`` returns an awaitable.
+
+    True for coroutine functions, :func:`functools.partial` objects around one, functions marked with
+    :func:`asgiref.sync.markcoroutinefunction`, and objects whose ``__call__`` is a coroutine function.
+    """
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if iscoroutinefunction(obj):
+        return True
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method, not callable()
+    return call is not None and not isinstance(obj, type) and iscoroutinefunction(call)
+
+
+#: ``asyncio.timeout`` (Python 3.11+) costs about a third of ``anyio.move_on_after`` on asyncio;
+#: other event loops (trio) and Python 3.10 use anyio's.
+_HAS_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop, such as trio
+        return False
+    return True
+
+
+async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:  # noqa: ASYNC109
+    """Await ``awaitable``, giving up after ``timeout`` seconds (``None``: no limit).
+
+    Raises :class:`~rollout_middleware.errors.ResolverTimeoutError` when the time is up; any
+    exception of the awaitable's own, ``TimeoutError`` included, propagates unchanged.
+
+    On asyncio a coroutine is first run by hand up to its first wait. Most resolvers (a session or
+    header lookup) finish there, and then no timer is armed at all: arming and cancelling one costs
+    more than the rest of the resolver. A coroutine that does wait goes on under
+    :func:`asyncio.timeout` (the part before its first wait is synchronous, which no timer could
+    interrupt anyway).
+    """
+    if timeout is None:
+        return await awaitable
+    if _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
+        if isinstance(awaitable, Coroutine):
+            try:
+                waiting_on = awaitable.send(None)
+            except StopIteration as done:
+                return done.value
+            awaitable = _resume(awaitable, waiting_on)
+        deadline = asyncio.timeout(timeout)  # type: ignore[attr-defined,unused-ignore]
+        try:
+            async with deadline:
+                return await awaitable
+        except TimeoutError:
+            if deadline.expired():
+                raise ResolverTimeoutError(f"took longer than {timeout} seconds") from None
+            raise
+    with anyio.move_on_after(timeout):
+        return await awaitable
+    raise ResolverTimeoutError(f"took longer than {timeout} seconds")
+
+
+@types.coroutine
+def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
+    """Go on with ``coroutine``, stepped once by hand and now waiting on ``waiting_on``.
+
+    What ``await`` does for a coroutine, from its second step on: what it waits on goes up to the
+    event loop's task, and what the task sends or throws back goes down into it.
+    """
+    while True:
+        try:
+            sent = yield waiting_on
+        except GeneratorExit:
+            coroutine.close()
+            raise
+        except BaseException as exc:  # cancellation included: the coroutine decides
+            try:
+                waiting_on = coroutine.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waiting_on = coroutine.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+def as_async(
+    func: Callable[..., Any], is_async: bool, *, thread_sensitive: bool = False
+) -> Callable[..., Awaitable[Any]]:
+    """``func`` as an async callable, for an event loop; sync callables never run on the loop.
+
+    An async ``func`` is returned as it is. A sync one runs in a worker thread: with
+    ``thread_sensitive=False``, one of anyio's worker threads on whatever event loop is running
+    (asyncio or trio), abandoned if the caller is cancelled (a resolver timeout); with
+    ``thread_sensitive=True``, asgiref's one thread for thread-bound code such as Django's ORM
+    (asyncio only, as Django's own ASGI handler: on another event loop, such as trio, each call
+    raises :class:`~rollout_middleware.errors.ConfigurationError` with
+    :data:`THREAD_SENSITIVE_NEEDS_ASYNCIO`, which the token endpoint logs once and answers 500).
+    """
+    if is_async:
+        return func
+    if thread_sensitive:
+        on_one_thread = sync_to_async(func, thread_sensitive=True)
+
+        async def on_asgirefs_thread(*args: Any) -> Any:
+            if not _on_asyncio():  # asgiref would fail with "no running event loop"
+                raise ConfigurationError(THREAD_SENSITIVE_NEEDS_ASYNCIO)
+            return await on_one_thread(*args)
+
+        return on_asgirefs_thread
+
+    async def in_thread(*args: Any) -> Any:
+        return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=True)
+
+    return in_thread
+
+
+def as_sync(
+    func: Callable[..., Any], is_async: bool, timeout: float | None = None
+) -> Callable[..., Any]:
+    """``func`` as a sync callable, for a request thread: an async one runs to completion through
+    :func:`asgiref.sync.async_to_sync`, within ``timeout`` seconds if given."""
+    if not is_async:
+        return func
+    if timeout is None:
+        return async_to_sync(func)
+
+    async def bounded(*args: Any) -> Any:
+        return await await_within(func(*args), timeout)
+
+    return async_to_sync(bounded)
