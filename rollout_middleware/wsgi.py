@@ -26,7 +26,7 @@ __all__ = ["RolloutTokenWSGIEndpoint", "RolloutTokenWSGIMiddleware"]
 _ENVIRON_KEYS = tuple(
     (name, "HTTP_" + name.upper().replace("-", "_")) for name in sorted(HEADER_NAMES)
 )
-_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 def environ_headers(environ: WSGIEnvironment) -> Iterator[tuple[str, str]]:
@@ -74,7 +74,7 @@ class _TokenWSGIApp:
             lambda: resolve(environ),
             environ_body(environ, decision.settings.max_body_size),
         )
-        start_response(_STATUS_LINES[answer.status], list(answer.headers))
+        start_response(STATUS_LINES[answer.status], list(answer.headers))
         return [answer.body]
 
 

@@ -248,6 +248,39 @@ def test_credentials_from_environment(shell: Shell, monkeypatch: pytest.MonkeyPa
     assert verify_token(token, client_id="env-client")["sub"] == "alice"
 
 
+@pytest.mark.parametrize(
+    ("options", "missing"),
+    [
+        ({"client_id": None, "client_secret": None}, "ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET"),
+        ({"client_id": "", "client_secret": ""}, "ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET"),
+        ({"client_secret": None}, "ROLLOUT_CLIENT_SECRET"),
+        ({"client_id": None}, "ROLLOUT_CLIENT_ID"),
+    ],
+)
+def test_without_credentials_the_app_serves_and_a_token_request_is_503(
+    shell: Shell,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    options: dict[str, Any],
+    missing: str,
+) -> None:
+    monkeypatch.delenv("ROLLOUT_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ROLLOUT_CLIENT_SECRET", raising=False)
+    with shell.client(**options) as client:
+        assert client.get("/elsewhere").content.startswith(PASS_BODY)
+        response = client.get("/rollout-token", headers=ALICE)
+        assert problem(response, 503)["detail"] == "Rollout tokens are not available right now."
+        assert "ROLLOUT" not in response.text
+        errors = [r.getMessage() for r in caplog.records if ours(r) and r.levelname == "ERROR"]
+        assert errors == [
+            "Cannot issue Rollout tokens (answered 503): the Rollout credentials are missing: "
+            f"set {missing}"
+        ]
+        monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)  # the environment, once it has them
+        monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+        assert verify_token(client.get("/rollout-token", headers=ALICE).json()["token"])
+
+
 def test_ttl_option(shell: Shell) -> None:
     with shell.client(ttl=60) as client:
         body = client.get("/rollout-token", headers=ALICE).json()
@@ -258,8 +291,8 @@ def test_ttl_option(shell: Shell) -> None:
 @pytest.mark.parametrize(
     ("options", "needle"),
     [
-        ({"client_secret": ""}, "ROLLOUT_CLIENT_SECRET"),
-        ({"client_id": ""}, "ROLLOUT_CLIENT_ID"),
+        ({"client_secret": 123}, "client secret must be a str"),
+        ({"client_id": b"id"}, "client id must be a str"),
         ({"ttl": 0}, "ttl"),
         ({"ttl": 86400}, "ttl"),
         ({"path": "rollout-token"}, "path"),

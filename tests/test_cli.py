@@ -560,4 +560,4 @@ def test_check_whitespace_warns(via: str, tmp_path: Path) -> None:
 def test_check_fails_when_no_token_can_be_minted(via: str) -> None:
     result = run(["check"], env={**ENV, "ROLLOUT_CLIENT_ID": "   "}, via=via)
     assert result.code == 1
-    assert "[FAIL] round trip: cannot mint a token: the Rollout client id is missing" in result.out
+    assert "[FAIL] round trip: cannot mint a token: the Rollout client id is empty" in result.out

@@ -95,3 +95,8 @@ def test_the_doc_adapter_answers_as_the_middleware(
 
 def test_other_paths_are_not_the_adapters(doc_server: str) -> None:
     assert httpx.get(doc_server + "/elsewhere").status_code == 404
+
+
+def test_a_query_string_is_not_part_of_the_path(doc_server: str) -> None:
+    got = httpx.get(doc_server + "/rollout-token?x=1", headers={"X-Authenticated-User": "ada"})
+    assert verify_token(got.json()["token"])["sub"] == "ada"

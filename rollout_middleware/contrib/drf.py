@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from ..decision import Answer, TokenDecision, TokenRequest
 from .django import answer_response, request_body, token_request, user_id_of
-from .django.conf import default_decision
+from .django.conf import checked_at_url_load, default_decision
 
 __all__ = ["TOKEN_SCHEMA", "RolloutTokenAPIView", "RolloutTokenSchema"]
 
@@ -85,8 +85,9 @@ class RolloutTokenAPIView(APIView):
     # HttpResponseBase (finalize_response asserts only that), which these return.
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:  # type: ignore[override]
-        """The view function; the ``ROLLOUT_*`` settings are checked now, as the URLconf loads."""
-        default_decision()
+        """The view function; the ``ROLLOUT_*`` settings are checked now (see
+        :func:`~rollout_middleware.contrib.django.conf.checked_at_url_load`)."""
+        checked_at_url_load()
         return super().as_view(**initkwargs)
 
     @property

@@ -25,6 +25,7 @@ from .. import _config
 from .._sync import as_sync, is_async_callable
 from ..decision import TokenDecision, read_stream
 from ..errors import ConfigurationError
+from ..wsgi import STATUS_LINES
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -135,8 +136,9 @@ def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callabl
         )
         body = read_stream(request.stream.read, request.content_length, limit)
         answer = decision.handle(token_request, find_user, body, passthrough=(HTTPException,))
+        # A list, as a WSGI app answers: Werkzeug then keeps the Content-Length of a HEAD answer.
         response = current_app.response_class(
-            answer.body, status=answer.status, headers=answer.headers
+            [answer.body], status=STATUS_LINES[answer.status], headers=answer.headers
         )
         if not any(name == "Content-Type" for name, _ in answer.headers):  # the 204 preflight
             del response.headers["Content-Type"]

@@ -40,12 +40,12 @@ def test_the_project_passes() -> None:
 @pytest.mark.parametrize(
     ("overrides", "check_id", "setting"),
     [
-        ({"ROLLOUT_TOKEN_TTL": "900"}, "E002", "ROLLOUT_TOKEN_TTL"),
+        ({"ROLLOUT_TOKEN_TTL": "soon"}, "E002", "ROLLOUT_TOKEN_TTL"),
         ({"ROLLOUT_TOKEN_TTL": 0}, "E002", "ROLLOUT_TOKEN_TTL"),
-        ({"ROLLOUT_CLIENT_ID": ""}, "E001", "ROLLOUT_CLIENT_ID"),
+        ({"ROLLOUT_CLIENT_ID": 12}, "E001", "ROLLOUT_CLIENT_ID"),
         ({"ROLLOUT_CLIENT_SECRET": 42}, "E001", "ROLLOUT_CLIENT_SECRET"),
         ({"ROLLOUT_TOKEN_PATH": "rollout-token"}, "E003", "ROLLOUT_TOKEN_PATH"),
-        ({"ROLLOUT_TOKEN_METHODS": "GET"}, "E004", "ROLLOUT_TOKEN_METHODS"),
+        ({"ROLLOUT_TOKEN_METHODS": "get"}, "E004", "ROLLOUT_TOKEN_METHODS"),
         ({"ROLLOUT_ALLOWED_ORIGINS": ["https://a.example/"]}, "E005", "ROLLOUT_ALLOWED_ORIGINS"),
         ({"ROLLOUT_MAX_BODY_SIZE": "64k"}, "E006", "ROLLOUT_MAX_BODY_SIZE"),
         ({"ROLLOUT_ON_ISSUE": "no.such.module.hook"}, "E007", "ROLLOUT_ON_ISSUE"),
@@ -72,21 +72,27 @@ def test_a_wrong_setting_is_an_error_with_an_id_and_a_hint(
     assert SECRET not in str(message)
 
 
-def test_missing_credentials_are_an_error_unless_the_environment_has_them(
+def test_missing_credentials_are_a_deploy_error_unless_the_environment_has_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from django.core.checks import run_checks
+    from django.test import override_settings
+
     monkeypatch.delenv("ROLLOUT_CLIENT_ID", raising=False)
     monkeypatch.delenv("ROLLOUT_CLIENT_SECRET", raising=False)
-    (message,) = _ours(ROLLOUT_CLIENT_ID=None, ROLLOUT_CLIENT_SECRET=None)
-    assert message.id == "rollout_middleware.E001"
-    assert "ROLLOUT_CLIENT_ID environment variable" in message.msg
-    monkeypatch.setenv("ROLLOUT_CLIENT_ID", "env-client")
-    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
-    assert _ours(ROLLOUT_CLIENT_ID=None, ROLLOUT_CLIENT_SECRET=None) == []
+    assert _ours(ROLLOUT_CLIENT_ID=None, ROLLOUT_CLIENT_SECRET=None) == []  # not without --deploy
+    with override_settings(ROLLOUT_CLIENT_ID=None, ROLLOUT_CLIENT_SECRET=None):
+        deploy = [m for m in run_checks(include_deployment_checks=True) if "rollout" in m.id]
+        (message,) = deploy
+        assert message.id == "rollout_middleware.E009"
+        assert "set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET" in message.msg
+        monkeypatch.setenv("ROLLOUT_CLIENT_ID", "env-client")
+        monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+        assert [m for m in run_checks(include_deployment_checks=True) if "rollout" in m.id] == []
 
 
 def test_every_wrong_setting_is_reported_at_once() -> None:
-    ids = sorted(m.id for m in _ours(ROLLOUT_TOKEN_TTL="900", ROLLOUT_TOKEN_PATH="x"))
+    ids = sorted(m.id for m in _ours(ROLLOUT_TOKEN_TTL="soon", ROLLOUT_TOKEN_PATH="x"))
     assert ids == ["rollout_middleware.E002", "rollout_middleware.E003"]
 
 
@@ -136,7 +142,7 @@ def _manage_check(tmp_path: Path, extra: str) -> subprocess.CompletedProcess[str
 
 
 def test_manage_py_check_reports_a_wrong_and_a_misspelled_setting(tmp_path: Path) -> None:
-    done = _manage_check(tmp_path, 'ROLLOUT_TOKEN_TTL = "900"\nROLLOUT_TTL = 60\n')
+    done = _manage_check(tmp_path, 'ROLLOUT_TOKEN_TTL = "soon"\nROLLOUT_TTL = 60\n')
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "rollout_middleware.E002" in output
@@ -176,7 +182,7 @@ def test_mixups_are_refused_saying_what_was_expected() -> None:
         assert "expects a" in str(caught.value)
 
 
-# --- with the app installed, a server refuses to start on a wrong setting -----------------------
+# --- with the middleware in MIDDLEWARE, a server refuses to start on a wrong setting ------------
 
 
 @pytest.mark.server
@@ -189,10 +195,11 @@ def test_mixups_are_refused_saying_what_was_expected() -> None:
     ids=["gunicorn", "uvicorn"],
 )
 def test_a_server_refuses_to_start_on_a_wrong_setting(tmp_path: Path, server: list[str]) -> None:
-    """The project serves the token through ``token_urlpatterns()`` and DRF's view only, which
-    Django builds at their first request; the app config fails the start instead."""
+    """Django builds ``MIDDLEWARE`` when the server loads the application: the middleware
+    refuses a wrong setting there, naming it, and the server exits."""
     (tmp_path / "check_settings.py").write_text(
-        "from tests.django_project.settings import *  # noqa\nROLLOUT_TOKEN_TTL = '900'\n"
+        "from tests.django_project.settings_middleware import *  # noqa\n"
+        "ROLLOUT_TOKEN_TTL = 'soon'\n"
     )
     port = free_port()
     host = ["--host", "127.0.0.1", "--port", str(port)] if "uvicorn" in server else []
@@ -214,6 +221,5 @@ def test_a_server_refuses_to_start_on_a_wrong_setting(tmp_path: Path, server: li
     )
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "ROLLOUT_TOKEN_TTL" in output
-    assert "rollout_middleware.E002" in output
+    assert "ImproperlyConfigured: ROLLOUT_TOKEN_TTL (settings): ttl must be a whole number" in output
     assert SECRET not in output

@@ -224,12 +224,12 @@ def test_a_wrong_setting_fails_when_django_loads_the_middleware(handler: str) ->
     from django.core.handlers.wsgi import WSGIHandler
 
     with (
-        _with_middleware(OURS, ROLLOUT_TOKEN_TTL="900"),
+        _with_middleware(OURS, ROLLOUT_TOKEN_TTL="soon"),
         pytest.raises(ImproperlyConfigured) as caught,
     ):
         (WSGIHandler if handler == "wsgi" else ASGIHandler)()
     assert "ROLLOUT_TOKEN_TTL" in str(caught.value)
-    assert "an int" in str(caught.value)
+    assert "ttl must be a whole number, got 'soon'" in str(caught.value)
 
 
 def test_project_middleware_headers_are_added_as_to_any_response() -> None:

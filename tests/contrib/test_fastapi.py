@@ -829,7 +829,7 @@ def test_a_wrong_user_id_is_refused_when_built(user_id: Any, message: str) -> No
         ({"max_body_size": -1}, ConfigurationError, "max_body_size"),
         ({"on_issue": "audit"}, ConfigurationError, "on_issue"),
         ({"path": "rollout-token"}, ConfigurationError, "path must be a str that starts with '/'"),
-        ({"client_secret": None, "client_id": None}, ConfigurationError, "ROLLOUT_CLIENT_"),
+        ({"client_secret": 12, "client_id": None}, ConfigurationError, "client secret must be"),
     ],
 )  # fmt: skip
 def test_wrong_options_are_refused_when_built(

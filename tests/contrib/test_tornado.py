@@ -221,9 +221,10 @@ def test_options_are_checked_when_the_class_is_built(monkeypatch: pytest.MonkeyP
         rollout_token_handler(BaseHandler, resolver_timeout=1, **CREDENTIALS)  # type: ignore[call-arg]
     with pytest.raises(ConfigurationError, match="allowed origin"):
         rollout_token_handler(BaseHandler, allowed_origins=["*"], **CREDENTIALS)
-    with pytest.raises(ConfigurationError, match="ROLLOUT_CLIENT_SECRET") as error:
-        rollout_token_handler(BaseHandler, client_id=CLIENT_ID)
+    with pytest.raises(ConfigurationError, match="client secret must be a str") as error:
+        rollout_token_handler(BaseHandler, client_id=CLIENT_ID, client_secret=12)
     assert SECRET not in str(error.value)
+    rollout_token_handler(BaseHandler, client_id=CLIENT_ID)  # the secret: at the first request
 
 
 def test_without_the_extra_the_import_names_it(monkeypatch: pytest.MonkeyPatch) -> None:

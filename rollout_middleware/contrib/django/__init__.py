@@ -30,17 +30,17 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_str_from_wsgi
 from django.core.signals import setting_changed
 from django.db import close_old_connections
-from django.http import HttpRequest, HttpResponse, parse_cookie
+from django.http import HttpRequest, HttpResponse, RawPostDataException, parse_cookie
 from django.urls import URLPattern, path
 from starlette.types import ASGIApp, Scope
 
 from ... import _config
 from ..._sync import is_async_callable
 from ...asgi import RolloutTokenMiddleware as _ASGIMiddleware
-from ...decision import Answer, TokenDecision, TokenRequest, read_stream
+from ...decision import Answer, TokenDecision, TokenRequest
 from ...errors import ConfigurationError
 from ...wsgi import RolloutTokenWSGIMiddleware, environ_body
-from .conf import default_decision, settings_for, shell_options
+from .conf import checked_at_url_load, default_decision, settings_for, shell_options
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -266,13 +266,14 @@ def token_request(decision: TokenDecision, request: HttpRequest) -> TokenRequest
 
 
 def request_body(request: HttpRequest, limit: int) -> Iterable[bytes]:
-    """The body's chunks, wherever Django keeps it: read already (a CSRF check), the WSGI
-    stream (chunked too, where the server allows it), or ASGI's spooled file."""
-    if getattr(request, "_read_started", False):
-        return (getattr(request, "_body", b""),)
-    if isinstance(request, WSGIRequest):
+    """The body's chunks: a chunked WSGI body (which Django itself never reads) from the server's
+    stream, else Django's own ``request.body``, kept for whatever reads it after us (CSRF)."""
+    if isinstance(request, WSGIRequest) and not request.META.get("CONTENT_LENGTH"):
         return environ_body(request.environ, limit)
-    return read_stream(request.read, None, limit)
+    try:
+        return (request.body,)
+    except RawPostDataException:  # read as a stream before us: nothing left to count
+        return ()
 
 
 async def _chunks(body: Iterable[bytes]) -> AsyncIterator[bytes]:
@@ -328,11 +329,7 @@ class RolloutTokenView:
     ) -> None:
         given = {"on_issue": on_issue, "max_body_size": max_body_size}
         self.decision = TokenDecision(
-            settings_for(
-                type(self).__name__,
-                {k: v for k, v in given.items() if v is not None},
-                _config.ANSWER_OPTIONS,
-            )
+            settings_for(type(self).__name__, {k: v for k, v in given.items() if v is not None})
         )
 
     def __repr__(self) -> str:
@@ -363,8 +360,12 @@ setting_changed.connect(_settings_changed, dispatch_uid="rollout_middleware.cont
 def token_urlpatterns(
     view: Callable[[HttpRequest], HttpResponse] | None = None,
 ) -> list[URLPattern]:
-    """The token route at ``ROLLOUT_TOKEN_PATH``, named ``"rollout-token"``, for ``include()``;
-    the settings are checked now, as the URLconf loads."""
+    """The token route at ``ROLLOUT_TOKEN_PATH``, named ``"rollout-token"``, for ``include()``.
+
+    A wrong setting raises now, as the URLconf loads; with the app in ``INSTALLED_APPS`` the
+    system checks report it instead (``manage.py check`` loads the URLconf too)."""
+    if not checked_at_url_load():
+        return []
     route = default_decision().settings.path or _config.DEFAULT_PATH
     return [path(route.lstrip("/"), view if view is not None else token_view, name="rollout-token")]
 

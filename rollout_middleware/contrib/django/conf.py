@@ -116,6 +116,17 @@ def shell_options(given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return options, origin
 
 
+def checked_at_url_load() -> bool:
+    """Whether the settings are sound as the URLconf loads: a wrong one raises, unless the app is
+    installed, whose system checks report them all (``manage.py check`` loads the URLconf too)."""
+    from django.apps import apps
+
+    if apps.is_installed("rollout_middleware.contrib.django"):
+        return not problems()
+    default_decision()
+    return True
+
+
 @functools.cache
 def default_decision() -> TokenDecision:
     """The decision of the current settings, built once (again after ``override_settings``)."""
