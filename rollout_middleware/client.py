@@ -261,6 +261,8 @@ class _Tries:
             return None
         left = retry.max_wait - self.waited
         if asked is None:
+            if left <= 0:
+                return None
             wait = min(left, retry.random() * retry._step(self.tries - 1))
         elif asked > left:
             return None

@@ -22,11 +22,15 @@ import httpx
 import pytest
 
 from rollout_middleware.client import (
+    CALENDAR_API,
     CREDENTIALS_API,
     CRM_API,
     DEFAULT_BASE_URL,
     EMAIL_API,
+    LOS_API,
+    MORTGAGE_CRM_API,
     TMS_API,
+    RolloutAPIError,
     RolloutAuth,
     async_rollout_client,
     rollout_client,
@@ -331,7 +335,8 @@ def test_no_retry_loop_when_the_fresh_token_is_refused_too(stand: Stand) -> None
 @pytest.mark.server
 def test_a_wrong_secret_gives_two_requests_and_the_401(http_stand: Stand) -> None:
     issuer = CountingIssuer(CLIENT_ID, OTHER_SECRET)
-    with rollout_client("user-1", base_url=http_stand.base_url, issuer=issuer) as rollout:
+    base_url = http_stand.base_url
+    with rollout_client("user-1", base_url=base_url, issuer=issuer, raise_errors=False) as rollout:
         response = rollout.get("/credentials")
     assert response.status_code == 401
     assert response.json() == {
@@ -339,6 +344,16 @@ def test_a_wrong_secret_gives_two_requests_and_the_401(http_stand: Stand) -> Non
     }
     assert http_stand.reasons() == ["signature", "signature"]
     assert len(issuer.issued) == 2
+    with (
+        rollout_client("user-1", base_url=base_url, issuer=issuer) as rollout,
+        pytest.raises(RolloutAPIError) as raised,
+    ):
+        rollout.get("/credentials")  # the clients raise by default, after the one retry
+    assert (raised.value.status, raised.value.message) == (
+        401,
+        "Invalid token: signature verification failed",
+    )
+    assert http_stand.reasons() == ["signature"] * 4
 
 
 def test_other_errors_are_not_retried(stand: Stand) -> None:
@@ -513,6 +528,9 @@ def test_base_urls_are_rollouts() -> None:
     assert CRM_API == "https://crm.universal.rollout.com/api"
     assert TMS_API == "https://tms.universal.rollout.com/api"
     assert EMAIL_API == "https://email.universal.rollout.com/api"
+    assert LOS_API == "https://los.universal.rollout.com/api"
+    assert CALENDAR_API == "https://calendar.universal.rollout.com/api"
+    assert MORTGAGE_CRM_API == "https://mortgage-crm.universal.rollout.com/api"
     if shared.is_file():  # the brief the URLs come from, when run beside it
         text = shared.read_text()
         for url in (CREDENTIALS_API, CRM_API, TMS_API, EMAIL_API):
