@@ -9,6 +9,7 @@ issuer that records what it issued; the stand-in records the tokens it saw and w
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sys
 import threading
@@ -580,3 +581,91 @@ def test_documented_snippet_lists_credentials(
         namespace["list_credentials_async"]("user-2", base_url=http_stand.base_url)
     )
     assert [c["appKey"] for c in credentials] == SEEDED["user-2"]
+
+
+#: Every function docs/client.md defines; each is run below.
+DOCUMENTED = {
+    "list_credentials",
+    "list_credentials_async",
+    "list_people",
+    "people_names",
+    "subscribe",
+    "people_when_ready",
+    "find_webhook",
+    "first_people",
+    "check_retries",
+}
+
+
+def test_every_documented_snippet_is_run() -> None:
+    text = (ROOT / "docs" / "client.md").read_text()
+    assert len(re.findall(r"```python\n", text)) == len(doc_snippets())
+    assert set(doc_snippets()) == DOCUMENTED
+
+
+def test_documented_snippets_against_the_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_client_api import BlockingASGITransport
+
+    monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+    app, stand_in = build(CLIENT_ID, SECRET)  # under /api, as Rollout's URLs are
+    sync, asgi = BlockingASGITransport(app), httpx.ASGITransport(app=app)
+    [credential_id, _] = [c["id"] for c in stand_in.credentials_for("user-1")]
+    namespace: dict[str, Any] = {}
+    for name, snippet in doc_snippets().items():
+        if name != "check_retries":
+            exec(snippet, namespace)  # noqa: S102 - our own documentation
+    with rollout_client(
+        "user-1", base_url=CRM_API, credential_id=credential_id, transport=sync
+    ) as c:
+        for i in range(130):
+            c.post("/people", json={"name": f"Person {i}"})
+
+    assert [c["appKey"] for c in namespace["list_credentials"]("user-1", transport=sync)] == (
+        SEEDED["user-1"]
+    )
+    listed = asyncio.run(namespace["list_credentials_async"]("user-2", transport=asgi))
+    assert [c["appKey"] for c in listed] == SEEDED["user-2"]
+    people = namespace["list_people"]("user-1", credential_id, transport=sync)
+    assert [p["name"] for p in people] == [f"Person {i}" for i in range(130)]
+    names = asyncio.run(namespace["people_names"]("user-1", credential_id, transport=asgi))
+    assert names == [p["name"] for p in people]
+    assert (
+        len(
+            namespace["first_people"](
+                "user-1", credential_id, TokenIssuer(CLIENT_ID, SECRET), transport=sync
+            )
+        )
+        == 10
+    )
+
+    webhook = namespace["subscribe"](
+        "user-1", credential_id, "https://app.test/hook", transport=sync
+    )
+    assert stand_in.webhooks_for(credential_id) == [webhook]
+    find = namespace["find_webhook"]
+    assert find("user-1", credential_id, webhook["id"], transport=sync) == webhook
+    assert find("user-1", credential_id, "nope", transport=sync) is None
+    stand_in.force_status(400, 1)
+    with pytest.raises(RolloutAPIError, match="Bad Request"):
+        find("user-1", credential_id, webhook["id"], transport=sync)
+
+    waits: list[float] = []
+    retry = dataclasses.replace(namespace["PATIENT"], sleep=waits.append)
+    stand_in.force_status(409, 2)
+    ready = namespace["people_when_ready"]("user-1", credential_id, retry=retry, transport=sync)
+    assert ready == people
+    assert waits == [0.5, 1.0]
+    stand_in.force_status(409, 1000)
+    assert (
+        namespace["people_when_ready"]("user-1", credential_id, retry=retry, transport=sync) is None
+    )
+    assert 60 < sum(waits) <= 0.5 + 1.0 + namespace["PATIENT"].wait_for_data
+
+
+def test_documented_stand_in_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_CLIENT_ID", "my-client-id")
+    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+    namespace: dict[str, Any] = {}
+    exec(doc_snippets()["check_retries"], namespace)  # noqa: S102 - our own documentation
+    asyncio.run(namespace["check_retries"](SECRET))
