@@ -358,6 +358,13 @@ def test_a_409_raises_data_not_ready_with_rollouts_message(api: Api) -> None:
     assert api.statuses() == [409]
 
 
+def test_a_409_with_retry_after_0_is_not_retried_without_opting_in(api: Api) -> None:
+    api.stand_in.force_status(409, 1, retry_after="0")
+    with api.client() as crm, pytest.raises(RolloutDataNotReady):
+        crm.get("/people")
+    assert api.statuses() == [409]
+
+
 def test_a_409_is_waited_out_when_the_caller_opts_in(api: Api) -> None:
     api.stand_in.force_status(409, 3)
     with api.client(retry=api.sleeps.retry(wait_for_data=60.0, random=lambda: 0.0)) as crm:
