@@ -9,6 +9,7 @@ issuer that records what it issued; the stand-in records the tokens it saw and w
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sys
 import threading
@@ -22,11 +23,15 @@ import httpx
 import pytest
 
 from rollout_middleware.client import (
+    CALENDAR_API,
     CREDENTIALS_API,
     CRM_API,
     DEFAULT_BASE_URL,
     EMAIL_API,
+    LOS_API,
+    MORTGAGE_CRM_API,
     TMS_API,
+    RolloutAPIError,
     RolloutAuth,
     async_rollout_client,
     rollout_client,
@@ -331,7 +336,8 @@ def test_no_retry_loop_when_the_fresh_token_is_refused_too(stand: Stand) -> None
 @pytest.mark.server
 def test_a_wrong_secret_gives_two_requests_and_the_401(http_stand: Stand) -> None:
     issuer = CountingIssuer(CLIENT_ID, OTHER_SECRET)
-    with rollout_client("user-1", base_url=http_stand.base_url, issuer=issuer) as rollout:
+    base_url = http_stand.base_url
+    with rollout_client("user-1", base_url=base_url, issuer=issuer, raise_errors=False) as rollout:
         response = rollout.get("/credentials")
     assert response.status_code == 401
     assert response.json() == {
@@ -339,6 +345,16 @@ def test_a_wrong_secret_gives_two_requests_and_the_401(http_stand: Stand) -> Non
     }
     assert http_stand.reasons() == ["signature", "signature"]
     assert len(issuer.issued) == 2
+    with (
+        rollout_client("user-1", base_url=base_url, issuer=issuer) as rollout,
+        pytest.raises(RolloutAPIError) as raised,
+    ):
+        rollout.get("/credentials")  # the clients raise by default, after the one retry
+    assert (raised.value.status, raised.value.message) == (
+        401,
+        "Invalid token: signature verification failed",
+    )
+    assert http_stand.reasons() == ["signature"] * 4
 
 
 def test_other_errors_are_not_retried(stand: Stand) -> None:
@@ -513,6 +529,9 @@ def test_base_urls_are_rollouts() -> None:
     assert CRM_API == "https://crm.universal.rollout.com/api"
     assert TMS_API == "https://tms.universal.rollout.com/api"
     assert EMAIL_API == "https://email.universal.rollout.com/api"
+    assert LOS_API == "https://los.universal.rollout.com/api"
+    assert CALENDAR_API == "https://calendar.universal.rollout.com/api"
+    assert MORTGAGE_CRM_API == "https://mortgage-crm.universal.rollout.com/api"
     if shared.is_file():  # the brief the URLs come from, when run beside it
         text = shared.read_text()
         for url in (CREDENTIALS_API, CRM_API, TMS_API, EMAIL_API):
@@ -562,3 +581,91 @@ def test_documented_snippet_lists_credentials(
         namespace["list_credentials_async"]("user-2", base_url=http_stand.base_url)
     )
     assert [c["appKey"] for c in credentials] == SEEDED["user-2"]
+
+
+#: Every function docs/client.md defines; each is run below.
+DOCUMENTED = {
+    "list_credentials",
+    "list_credentials_async",
+    "list_people",
+    "people_names",
+    "subscribe",
+    "people_when_ready",
+    "find_webhook",
+    "first_people",
+    "check_retries",
+}
+
+
+def test_every_documented_snippet_is_run() -> None:
+    text = (ROOT / "docs" / "client.md").read_text()
+    assert len(re.findall(r"```python\n", text)) == len(doc_snippets())
+    assert set(doc_snippets()) == DOCUMENTED
+
+
+def test_documented_snippets_against_the_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_client_api import BlockingASGITransport
+
+    monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+    app, stand_in = build(CLIENT_ID, SECRET)  # under /api, as Rollout's URLs are
+    sync, asgi = BlockingASGITransport(app), httpx.ASGITransport(app=app)
+    [credential_id, _] = [c["id"] for c in stand_in.credentials_for("user-1")]
+    namespace: dict[str, Any] = {}
+    for name, snippet in doc_snippets().items():
+        if name != "check_retries":
+            exec(snippet, namespace)  # noqa: S102 - our own documentation
+    with rollout_client(
+        "user-1", base_url=CRM_API, credential_id=credential_id, transport=sync
+    ) as c:
+        for i in range(130):
+            c.post("/people", json={"name": f"Person {i}"})
+
+    assert [c["appKey"] for c in namespace["list_credentials"]("user-1", transport=sync)] == (
+        SEEDED["user-1"]
+    )
+    listed = asyncio.run(namespace["list_credentials_async"]("user-2", transport=asgi))
+    assert [c["appKey"] for c in listed] == SEEDED["user-2"]
+    people = namespace["list_people"]("user-1", credential_id, transport=sync)
+    assert [p["name"] for p in people] == [f"Person {i}" for i in range(130)]
+    names = asyncio.run(namespace["people_names"]("user-1", credential_id, transport=asgi))
+    assert names == [p["name"] for p in people]
+    assert (
+        len(
+            namespace["first_people"](
+                "user-1", credential_id, TokenIssuer(CLIENT_ID, SECRET), transport=sync
+            )
+        )
+        == 10
+    )
+
+    webhook = namespace["subscribe"](
+        "user-1", credential_id, "https://app.test/hook", transport=sync
+    )
+    assert stand_in.webhooks_for(credential_id) == [webhook]
+    find = namespace["find_webhook"]
+    assert find("user-1", credential_id, webhook["id"], transport=sync) == webhook
+    assert find("user-1", credential_id, "nope", transport=sync) is None
+    stand_in.force_status(400, 1)
+    with pytest.raises(RolloutAPIError, match="Bad Request"):
+        find("user-1", credential_id, webhook["id"], transport=sync)
+
+    waits: list[float] = []
+    retry = dataclasses.replace(namespace["PATIENT"], sleep=waits.append)
+    stand_in.force_status(409, 2)
+    ready = namespace["people_when_ready"]("user-1", credential_id, retry=retry, transport=sync)
+    assert ready == people
+    assert waits == [0.5, 1.0]
+    stand_in.force_status(409, 1000)
+    assert (
+        namespace["people_when_ready"]("user-1", credential_id, retry=retry, transport=sync) is None
+    )
+    assert 60 < sum(waits) <= 0.5 + 1.0 + namespace["PATIENT"].wait_for_data
+
+
+def test_documented_stand_in_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_CLIENT_ID", "my-client-id")
+    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+    namespace: dict[str, Any] = {}
+    exec(doc_snippets()["check_retries"], namespace)  # noqa: S102 - our own documentation
+    asyncio.run(namespace["check_retries"](SECRET))

@@ -1,42 +1,4 @@
-"""A stand-in for Rollout's API, for integration tests and demos.
-
-:class:`RolloutAPIStandIn` is a small ASGI app (built on Starlette) that checks Bearer tokens the way
-Rollout's API does, and answers the calls Rollout's front-end client (``@rollout/link-react``) makes,
-from an in-memory store per user. Mount it where the client's ``apiBaseUrl`` points::
-
-    from starlette.routing import Mount
-    from rollout_middleware.testing import RolloutAPIStandIn
-
-    stand_in = RolloutAPIStandIn(client_id, client_secret)
-    stand_in.add_credential("user-1", "follow-up-boss", label="Ada's Follow Up Boss")
-    routes = [..., Mount("/rollout-api", app=stand_in)]
-
-A token is accepted only if it is a JWT signed with HS512 and the client secret, its ``iss`` is the
-client id, it has ``sub``, ``iat`` and ``exp``, ``exp`` is in the future and ``iat`` is not. PyJWT checks
-the format, algorithm, signature, issuer and presence of the claims; ``exp`` and ``iat`` are compared
-with the stand-in's ``clock`` (PyJWT has no clock to inject), so a test can move time. Anything else is
-answered ``401 {"errors": [{"message": ...}]}``, Rollout's error shape, and recorded with a
-:class:`Rejection` reason.
-
-Routes, relative to the mount point:
-
-- ``GET /credentials[?includeProfile=true]``: the token's user's credentials, a JSON array of
-  ``{id, createdAt, appKey}``, plus ``label``, ``avatar`` and ``data`` with ``includeProfile=true``;
-- ``POST /credentials``: connects an ``apiToken`` connector from ``{appKey, userInputs}``;
-- ``DELETE /credentials?credentialId=...``: deletes one (``204``);
-- ``GET /connectors``: the connector catalogue, keyed by app key;
-- ``GET /connectors/{appKey}/icon``: an SVG icon. Like Rollout's, it needs no token: the client
-  loads it with a plain ``<img src>``;
-- ``POST /oauth/authorize-url``: ``501``, OAuth is not simulated.
-
-Every request is recorded in :attr:`RolloutAPIStandIn.requests` (token, subject, status, reason), and
-:meth:`RolloutAPIStandIn.force_401` makes the next requests with a valid token answer 401, as if the
-token had expired: Rollout's client then fetches a new token and retries.
-
-With ``expose_controls=True`` the same controls are reachable over HTTP, for tests that drive the
-stand-in inside another process (a real server, a browser): ``GET /_stand-in/requests``,
-``DELETE /_stand-in/requests`` and ``POST /_stand-in/force-401?n=1``. Never expose them in production.
-"""
+"""The stand-in itself: token checks, records, controls and the credentials API."""
 
 from __future__ import annotations
 
@@ -44,6 +6,7 @@ import copy
 import datetime
 import enum
 import html
+import http
 import math
 import threading
 import time
@@ -61,7 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from ._crm import CRM, CRM_PATHS
+
 __all__ = [
+    "DATA_NOT_READY_MESSAGE",
     "DEFAULT_CONNECTORS",
     "Rejection",
     "RolloutAPIStandIn",
@@ -71,6 +37,10 @@ __all__ = [
 _REQUIRED_CLAIMS = ["iss", "sub", "iat", "exp"]
 _NOTE_KEY = "rollout_middleware.stand_in"
 _CONTROL_PREFIX = "/_stand-in/"
+_CREDENTIAL_ID_HEADER = "X-Rollout-Credential-Id"
+#: The CRM's answer to a request while a credential's data is still syncing.
+DATA_NOT_READY_MESSAGE = "Data for this credential is not ready yet. Please try again."
+_FORCED_MESSAGES = {409: DATA_NOT_READY_MESSAGE, 429: "Rate limit exceeded. Please slow down."}
 
 
 class Rejection(str, enum.Enum):
@@ -191,6 +161,7 @@ class SeenRequest:
         del data["headers"]
         data["reason"] = None if self.reason is None else self.reason.value
         data["rollout_user_agent"] = self.headers.get("x-rollout-user-agent")
+        data["credential_id"] = self.headers.get(_CREDENTIAL_ID_HEADER)
         return data
 
 
@@ -201,7 +172,15 @@ class _Unauthorized(Exception):
 
 
 def _errors(status: int, message: str) -> JSONResponse:
+    """An error in the credentials API's shape."""
     return JSONResponse({"errors": [{"message": message}]}, status_code=status)
+
+
+def _error(request: Request, status: int, message: str) -> JSONResponse:
+    """An error in the shape of the API ``request`` went to: the CRM's, or the credentials API's."""
+    if request[_NOTE_KEY].get("crm"):
+        return JSONResponse({"errorMessage": message}, status_code=status)
+    return _errors(status, message)
 
 
 def _is_number(value: object) -> bool:
@@ -233,6 +212,8 @@ class RolloutAPIStandIn:
         self._lock = threading.Lock()
         self._credentials: dict[str, list[dict[str, Any]]] = {}
         self._forced = 0
+        self._forced_status: tuple[int, int, str | None] = (0, 0, None)  # status, n, Retry-After
+        self._crm = CRM(self._credential_of, clock)
         #: Every request answered, oldest first.
         self.requests: list[SeenRequest] = []
         routes = [
@@ -240,6 +221,7 @@ class RolloutAPIStandIn:
             Route("/connectors", self._list_connectors, methods=["GET"]),
             Route("/connectors/{app_key}/icon", self._icon, methods=["GET"]),
             Route("/oauth/authorize-url", self._oauth, methods=["POST"]),
+            *self._crm.routes(),
         ]
         if expose_controls:
             routes += [
@@ -247,6 +229,9 @@ class RolloutAPIStandIn:
                     _CONTROL_PREFIX + "requests", self._control_requests, methods=["GET", "DELETE"]
                 ),
                 Route(_CONTROL_PREFIX + "force-401", self._control_force_401, methods=["POST"]),
+                Route(
+                    _CONTROL_PREFIX + "force-status", self._control_force_status, methods=["POST"]
+                ),
             ]
         self._app = Starlette(
             routes=routes,
@@ -270,6 +255,7 @@ class RolloutAPIStandIn:
         path = scope["path"]
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
+        note["crm"] = any(path == p or path.startswith(p + "/") for p in CRM_PATHS)
         recorded = path.startswith(_CONTROL_PREFIX)  # the controls are never recorded
 
         async def send_noting_status(message: Message) -> None:
@@ -317,6 +303,24 @@ class RolloutAPIStandIn:
         """How many forced 401s are still to be answered."""
         return self._forced
 
+    def force_status(self, status: int, n: int = 1, *, retry_after: str | None = None) -> None:
+        """Answer the next ``n`` requests that carry a valid token with ``status`` (not 401).
+
+        A 409 says the credential's data is not ready, a 429 that the rate limit is reached.
+        ``retry_after`` is sent as ``Retry-After``. ``force_status(status, 0)`` cancels.
+        """
+        if not 400 <= status <= 599 or status == 401:
+            raise ValueError("status must be from 400 to 599, but not 401 (use force_401)")
+        if n < 0:
+            raise ValueError("n must not be negative")
+        with self._lock:
+            self._forced_status = (status, n, retry_after)
+
+    @property
+    def pending_forced_status(self) -> int:
+        """How many forced statuses are still to be answered."""
+        return self._forced_status[1]
+
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
         with self._lock:
@@ -361,6 +365,14 @@ class RolloutAPIStandIn:
         """A copy of user ``subject``'s credentials."""
         with self._lock:
             return copy.deepcopy(self._credentials.get(subject, []))
+
+    def people_for(self, credential_id: str) -> list[dict[str, Any]]:
+        """A copy of the CRM people of credential ``credential_id``, oldest first."""
+        return self._crm.people(credential_id)
+
+    def webhooks_for(self, credential_id: str) -> list[dict[str, Any]]:
+        """A copy of the CRM webhook subscriptions of credential ``credential_id``."""
+        return self._crm.webhooks(credential_id)
 
     # -- token check ----------------------------------------------------------------------------
 
@@ -411,18 +423,36 @@ class RolloutAPIStandIn:
             raise _Unauthorized(Rejection.FORCED)
         subject: str = claims["sub"]
         note["subject"] = subject
+        with self._lock:
+            status, n, retry_after = self._forced_status
+            if n > 0:
+                self._forced_status = (status, n - 1, retry_after)
+        if n > 0:
+            message = _FORCED_MESSAGES.get(status, http.HTTPStatus(status).phrase)
+            headers = None if retry_after is None else {"Retry-After": retry_after}
+            raise HTTPException(status, message, headers=headers)
         return subject
+
+    def _credential_of(self, request: Request) -> str:
+        """Authenticate; return the id in ``X-Rollout-Credential-Id`` if it is the user's."""
+        subject = self._authenticate(request)
+        credential_id = request.headers.get(_CREDENTIAL_ID_HEADER, "").strip()
+        if not credential_id:
+            raise HTTPException(400, f"Missing header: {_CREDENTIAL_ID_HEADER}")
+        if all(c["id"] != credential_id for c in self.credentials_for(subject)):
+            raise HTTPException(404, "Credential not found")
+        return credential_id
 
     async def _unauthorized(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, _Unauthorized)
         request[_NOTE_KEY]["reason"] = exc.reason
-        response = _errors(401, _MESSAGES[exc.reason])
+        response = _error(request, 401, _MESSAGES[exc.reason])
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         return response
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        response = _errors(exc.status_code, exc.detail)
+        response = _error(request, exc.status_code, exc.detail)
         response.headers.update(exc.headers or {})
         return response
 
@@ -513,4 +543,13 @@ class RolloutAPIStandIn:
             self.force_401(n)
         except ValueError:
             return _errors(400, "n must be a whole number, 0 or more")
+        return JSONResponse({"pending": n})
+
+    async def _control_force_status(self, request: Request) -> Response:
+        query = request.query_params
+        try:
+            n = int(query.get("n", "1"))
+            self.force_status(int(query.get("status", "")), n, retry_after=query.get("retry_after"))
+        except ValueError as exc:
+            return _errors(400, f"status and n: {exc}")
         return JSONResponse({"pending": n})
