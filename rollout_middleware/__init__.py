@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._config import RequestInfo
 from .asgi import RolloutTokenEndpoint, RolloutTokenMiddleware
 from .decision import Answer, TokenDecision, TokenRequest
 from .errors import ConfigurationError, InvalidUserIdError, RolloutError
@@ -13,6 +14,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidUserIdError",
     "IssuedToken",
+    "RequestInfo",
     "RolloutError",
     "RolloutTokenEndpoint",
     "RolloutTokenMiddleware",

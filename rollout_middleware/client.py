@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-import os
 import random
 import threading
 import time
@@ -49,11 +48,9 @@ from typing import Any
 
 import anyio
 
+from ._config import RULES, Credentials
 from .errors import ConfigurationError, RolloutError
 from .tokens import (
-    CLIENT_ID_ENV,
-    CLIENT_SECRET_ENV,
-    DEFAULT_TTL,
     IssuedToken,
     TokenIssuer,
     user_id_to_subject,
@@ -313,18 +310,9 @@ class RolloutAuth(httpx.Auth):
         retry: Retry | None = None,
         raise_errors: bool = False,
     ) -> None:
-        if issuer is None:
-            if environ is None:
-                environ = os.environ
-            issuer = TokenIssuer(
-                environ.get(CLIENT_ID_ENV, "") if client_id is None else client_id,
-                environ.get(CLIENT_SECRET_ENV, "") if client_secret is None else client_secret,
-                ttl=DEFAULT_TTL if ttl is None else ttl,
-            )
-        elif not isinstance(issuer, TokenIssuer):
-            raise ConfigurationError(f"issuer must be a TokenIssuer, got {type(issuer).__name__}")
-        elif client_id is not None or client_secret is not None or ttl is not None:
-            raise ConfigurationError("give either issuer or client_id/client_secret/ttl, not both")
+        issuer = Credentials(
+            RULES["issuer"](issuer), client_id, client_secret, ttl, environ
+        ).issuer()  # the configuration path every entry point takes
         if (
             isinstance(refresh_margin, bool)
             or not isinstance(refresh_margin, (int, float))

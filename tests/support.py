@@ -210,3 +210,49 @@ def req(
     return decision.request(
         method, (headers or {}).items(), path=path, client=client, content_length=content_length
     )
+
+
+def _server_environ(
+    app: Any, raw: list[tuple[bytes, bytes]], chunked: bool, environ: dict[str, Any], start: Any
+) -> Any:
+    """``app`` given the environ of a PEP 3333 server such as gunicorn: every header, repeated
+    ones joined with ``,``, values as latin-1 text; a chunked body with no ``CONTENT_LENGTH``, on a
+    stream marked ``wsgi.input_terminated``."""
+    for key in [key for key in environ if key.startswith("HTTP_")]:
+        del environ[key]
+    for name, value in raw:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        text = value.decode("latin-1")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = text
+            continue
+        key = "HTTP_" + key
+        environ[key] = f"{environ[key]},{text}" if key in environ else text
+    if chunked:
+        environ.pop("CONTENT_LENGTH", None)
+        environ["wsgi.input_terminated"] = True
+    return app(environ, start)
+
+
+def pep3333_transport(app: Any) -> Any:
+    """An httpx transport for a WSGI ``app`` that builds the environ as a real server does
+    (httpx's own keeps only the last of repeated headers, and refuses non-ASCII values)."""
+    try:
+        import httpx2
+    except ModuleNotFoundError:  # Python 3.10
+        import httpx as httpx2
+
+    class Transport(httpx2.WSGITransport):  # type: ignore[misc,name-defined]
+        def handle_request(self, request: Any) -> Any:
+            raw = list(request.headers.raw)
+            chunked = "content-length" not in request.headers and bool(request.read())
+            plain = httpx2.Request(
+                request.method,
+                request.url,
+                headers=[(k, v) for k, v in raw if v.isascii()],
+                content=request.read(),
+            )
+            self.app = functools.partial(_server_environ, app, raw, chunked)
+            return super().handle_request(plain)
+
+    return Transport(app=app)

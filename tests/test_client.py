@@ -490,7 +490,10 @@ def test_credentials_from_the_environment_or_arguments() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"environ": {}}, "client id is missing"),
+        (
+            {"environ": {}},
+            "credentials are missing: set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET",
+        ),
         ({"issuer": TokenIssuer(CLIENT_ID, SECRET), "client_id": "x"}, "not both"),
         ({"issuer": TokenIssuer(CLIENT_ID, SECRET), "ttl": 60}, "not both"),
         ({"issuer": "nope"}, "issuer must be a TokenIssuer"),

@@ -13,16 +13,70 @@ import pytest
 
 from rollout_middleware import TokenIssuer
 
-from .equivalence import ADAPTERS, iter_names
+from .equivalence import ADAPTERS, iter_names, user_from_header
 from .equivalence.shells import REFERENCE
 from .support import CLIENT_ID, SECRET, verify_token
 
 ORIGIN = "https://app.example.com"
 
+KELVIN_ORIGIN = "https://\u212a.example"  # "K".lower() == "k": must never match https://k.example
+
+
+class Chunked(bytes):
+    """A body sent without ``Content-Length``, in chunks (``Transfer-Encoding: chunked``)."""
+
+
+Headers = dict[str, str] | list[tuple[Any, Any]]
+
 #: (name, options, method, headers, body)
-CASES: list[tuple[str, dict[str, Any], str, dict[str, str], bytes]] = [
+CASES: list[tuple[str, dict[str, Any], str, Headers, bytes]] = [
     ("token", {}, "GET", {"x-user": "alice"}, b""),
     ("int-user", {}, "GET", {"x-user": "7"}, b""),
+    ("uuid-user", {}, "GET", {"x-user": "uuid:12345678123456781234567812345678"}, b""),
+    (
+        "repeated-fetch-site",
+        {},
+        "GET",
+        [("x-user", "alice"), ("sec-fetch-site", "same-origin"), ("sec-fetch-site", "cross-site")],
+        b"",
+    ),
+    (
+        "repeated-origin",
+        {"allowed_origins": (ORIGIN,)},
+        "GET",
+        [("x-user", "alice"), ("origin", ORIGIN), ("origin", ORIGIN)],
+        b"",
+    ),
+    (
+        "non-ascii-requested-headers",
+        {"allowed_origins": (ORIGIN,)},
+        "OPTIONS",
+        [
+            ("origin", ORIGIN),
+            ("access-control-request-method", "GET"),
+            (b"access-control-request-headers", "x-a, \u043a\u043b\u044e\u0447".encode()),
+        ],
+        b"",
+    ),
+    (
+        "non-ascii-origin",
+        {"allowed_origins": ("https://k.example",)},
+        "GET",
+        [
+            ("x-user", "alice"),
+            ("sec-fetch-site", "cross-site"),
+            (b"origin", KELVIN_ORIGIN.encode()),
+        ],
+        b"",
+    ),
+    (
+        "chunked-body-too-large",
+        {"methods": ("POST",), "max_body_size": 8},
+        "POST",
+        {"x-user": "alice"},
+        Chunked(b"0123456789" * 3),
+    ),
+    ("chunked-body", {"methods": ("POST",)}, "POST", {"x-user": "alice"}, Chunked(b"{}")),
     ("head", {}, "HEAD", {"x-user": "alice"}, b""),
     ("anonymous", {}, "GET", {"x-user": "none"}, b""),
     ("anonymous-head", {}, "HEAD", {"x-user": "none"}, b""),
@@ -100,15 +154,16 @@ def _answer(
     now: int,
     options: dict[str, Any],
     method: str,
-    headers: dict[str, str],
+    headers: Headers,
     body: bytes,
 ) -> tuple[Any, list[tuple[Any, ...]]]:
     adapter = ADAPTERS[adapter_name]
     issued: list[tuple[Any, ...]] = []
+    content: Any = iter([bytes(body[:4]), bytes(body[4:])]) if isinstance(body, Chunked) else body
     with adapter.factory(
         issuer=_issuer(now), on_issue=lambda *args: issued.append(args), **options
     ) as client:
-        response = client.request(method, "/rollout-token", headers=headers, content=body)
+        response = client.request(method, "/rollout-token", headers=headers, content=content)
     return response, issued
 
 
@@ -125,7 +180,7 @@ def test_same_answer_as_the_asgi_middleware(
     case: str,
     options: dict[str, Any],
     method: str,
-    headers: dict[str, str],
+    headers: Headers,
     body: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -140,8 +195,9 @@ def test_same_answer_as_the_asgi_middleware(
     assert got.content == expected.content
     # The hook sees the same user and expiry (the request info is the framework's own view).
     assert [args[:2] for args in issued] == [args[:2] for args in expected_issued]
+    user = dict(headers).get("x-user")
     if expected.status_code == 200 and method != "HEAD":
-        assert verify_token(got.json()["token"])["sub"] == headers["x-user"]
+        assert verify_token(got.json()["token"])["sub"] == str(user_from_header(user))
     if case in ("lookup-raises", "not-a-user-id"):
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert errors, "the failure must be logged"

@@ -85,8 +85,8 @@ class RolloutTokenAPIView(APIView):
     # HttpResponseBase (finalize_response asserts only that), which these return.
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:  # type: ignore[override]
-        """The view function; the ``ROLLOUT_*`` settings are checked now (see
-        :func:`~rollout_middleware.contrib.django.conf.checked_at_url_load`)."""
+        """The view function; a wrong ``ROLLOUT_*`` setting raises now, unless the app's system
+        checks report it."""
         checked_at_url_load()
         return super().as_view(**initkwargs)
 

@@ -221,5 +221,7 @@ def test_a_server_refuses_to_start_on_a_wrong_setting(tmp_path: Path, server: li
     )
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "ImproperlyConfigured: ROLLOUT_TOKEN_TTL (settings): ttl must be a whole number" in output
+    assert (
+        "ImproperlyConfigured: ROLLOUT_TOKEN_TTL (settings): ttl must be a whole number" in output
+    )
     assert SECRET not in output

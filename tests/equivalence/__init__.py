@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ def user_from_header(value: str | None) -> Any:
         return 1.5
     if value.isdigit():
         return int(value)
+    if value.startswith("uuid:"):
+        return uuid.UUID(value[5:])
     return value
 
 

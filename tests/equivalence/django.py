@@ -20,6 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 from starlette.testclient import TestClient
 
 from ..django_project.testing import ensure_django
+from ..support import pep3333_transport
 from . import Adapter, register
 
 MIDDLEWARE = [
@@ -50,7 +51,7 @@ def django_wsgi(**options: Any) -> Iterator[Any]:
     from django.test import override_settings
 
     with override_settings(MIDDLEWARE=MIDDLEWARE, **rollout_settings(options)):
-        transport = httpx2.WSGITransport(app=validator(WSGIHandler()))
+        transport = pep3333_transport(validator(WSGIHandler()))
         with httpx2.Client(transport=transport, base_url="http://testserver") as client:
             yield client
 

@@ -19,6 +19,7 @@ except ModuleNotFoundError:  # Python 3.10
     import httpx as httpx2
 
 from ..django_project.testing import ensure_django
+from ..support import pep3333_transport
 from . import Adapter, register
 from .django import rollout_settings
 
@@ -34,7 +35,7 @@ def drf(**options: Any) -> Iterator[Any]:
         ROOT_URLCONF="tests.django_project.urls_drf_equivalence",
         **rollout_settings(options),
     ):
-        transport = httpx2.WSGITransport(app=validator(WSGIHandler()))
+        transport = pep3333_transport(validator(WSGIHandler()))
         with httpx2.Client(transport=transport, base_url="http://testserver") as client:
             yield client
 

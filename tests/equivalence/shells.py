@@ -17,6 +17,7 @@ from starlette.types import Scope
 from rollout_middleware import RolloutTokenMiddleware, RolloutTokenWSGIMiddleware
 
 from ..shells import asgi_app, wsgi_app
+from ..support import pep3333_transport
 from . import Adapter, register, user_from_header
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def asgi(**options: Any) -> Iterator[Any]:
 @contextlib.contextmanager
 def wsgi(**options: Any) -> Iterator[Any]:
     app = RolloutTokenWSGIMiddleware(validator(wsgi_app), resolve_user=user_of_environ, **options)
-    transport = httpx2.WSGITransport(app=validator(app))
+    transport = pep3333_transport(validator(app))
     with httpx2.Client(transport=transport, base_url="http://testserver") as client:
         yield client
 
