@@ -645,6 +645,20 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: What ``inspect`` and ``check`` ask of PyJWT (``decode_complete``, ``verify_sub``); minting and
+#: serving tokens need only 2.8.
+INSPECT_NEEDS_PYJWT = (2, 10)
+
+
+def _require_pyjwt(command: str) -> None:
+    found = tuple(int(part) for part in jwt.__version__.split(".")[:2])
+    if found < INSPECT_NEEDS_PYJWT:
+        raise _UsageError(
+            f"{command} needs PyJWT 2.10 or newer, and this environment has {jwt.__version__}: "
+            "pip install 'PyJWT>=2.10' (minting and serving tokens work with 2.8)"
+        )
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -664,6 +678,8 @@ def main(
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
+        if args.command != "mint":
+            _require_pyjwt(args.command)
         creds = _credentials(args, environ, stdin)
         if args.command == "mint":
             return _cmd_mint(args, creds, stdout)
