@@ -151,6 +151,27 @@ async def raw_constant(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": CONSTANT_BODY})
 
 
+_MINT_ISSUER = TokenIssuer(CLIENT_ID, SECRET, ttl=TTL)
+_MINT_HEADERS = [(k, v) for k, v in _RAW_CONSTANT_HEADERS if k != b"content-length"]
+
+
+async def raw_mint(scope: Scope, receive: Receive, send: Send) -> None:
+    """The least an ASGI token endpoint can do: the user from the header, ``TokenIssuer.issue``,
+    the JSON, two ``send`` calls. No checks, no CORS, no hook: the floor for ours."""
+    if scope["path"] != TOKEN_PATH:
+        await raw_constant(scope, receive, send)
+        return
+    issued = _MINT_ISSUER.issue(await resolve_async(scope))
+    body = b'{"token":"%s","expires_at":%d,"expires_in":%d}' % (
+        issued.token.encode(),
+        issued.expires_at,
+        issued.expires_in,
+    )
+    headers = [*_MINT_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 # --- WSGI ------------------------------------------------------------------------------------------
 def _flask(with_hand_route: bool = False, with_hook: bool = False) -> Flask:
     app = Flask("bench")
@@ -230,6 +251,7 @@ asgi_ours: AsgiApp = starlette_ours()
 asgi_ours_sync: AsgiApp = starlette_ours(resolve_sync)
 asgi_hand: AsgiApp = starlette_hand()
 asgi_raw: AsgiApp = raw_constant
+asgi_mint: AsgiApp = raw_mint
 wsgi_ours: WSGIApplication = flask_ours()
 wsgi_hand: WSGIApplication = flask_hand()
 wsgi_raw: WSGIApplication = wsgi_raw_constant

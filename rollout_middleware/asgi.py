@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,10 +22,12 @@ __all__ = ["RolloutTokenEndpoint", "RolloutTokenMiddleware"]
 _WANTED = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
 
 
-def _headers(scope: Scope) -> Iterator[tuple[str, str]]:
-    for name, value in scope["headers"]:
-        if name in _WANTED:
-            yield name.decode("latin-1"), value.decode("latin-1")
+def _headers(scope: Scope) -> list[tuple[str, str]]:
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in scope["headers"]
+        if name in _WANTED
+    ]
 
 
 async def _body(receive: Receive) -> AsyncIterator[bytes]:
@@ -53,11 +55,12 @@ class _TokenApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         decision, resolve = self.decision, self._resolve
-        client = scope.get("client")
+        client, method = scope.get("client"), scope["method"]
         request = decision.request(
-            scope["method"], _headers(scope), path=scope["path"], client=client and client[0]
+            method, _headers(scope), path=scope["path"], client=client and client[0]
         )
-        answer = await decision.handle_async(request, lambda: resolve(scope), _body(receive))
+        body = _body(receive) if decision.reads_body(method) else None
+        answer = await decision.handle_async(request, lambda: resolve(scope), body)
         if answer is None:  # the client went away: nobody to answer
             return
         await send(

@@ -13,9 +13,8 @@ import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _config
 from ._config import TOKEN, RequestInfo, Settings
@@ -36,8 +35,6 @@ logger = logging.getLogger("rollout_middleware")
 HEADER_NAMES = frozenset(
     {"origin", "sec-fetch-site", "access-control-request-method", "access-control-request-headers"}
 )
-#: Headers whose repetition makes a request ambiguous, refused as cross-site.
-_SINGLE = ("origin", "sec-fetch-site")
 _HEADER_LIST = re.compile(rf"{TOKEN.pattern}(?:[ \t]*,[ \t]*{TOKEN.pattern})*")
 
 _COMMON = (
@@ -47,6 +44,7 @@ _COMMON = (
 )
 _JSON = (("Content-Type", "application/json"), *_COMMON)
 _PROBLEM = (("Content-Type", "application/problem+json"), *_COMMON)
+_JSON_RAW = tuple((k.lower().encode(), v.encode()) for k, v in _JSON)
 _PREFLIGHT_MAX_AGE = "600"
 _CHUNK = 64 * 1024
 
@@ -55,8 +53,7 @@ class ClientDisconnected(Exception):
     """Raised by an adapter's body iterator when the client went away: nobody gets an answer."""
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """A complete HTTP answer: ``headers`` as ``str`` pairs (WSGI), ``raw_headers`` as lower-case
     latin-1 bytes (ASGI), ``Content-Length`` included, and the body (empty for ``HEAD``)."""
 
@@ -87,8 +84,7 @@ def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...
     return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
+class TokenRequest(NamedTuple):
     """What the core needs of a request: plain values, built by :meth:`TokenDecision.request`."""
 
     method: str
@@ -138,9 +134,12 @@ class TokenDecision:
         "_413",
         "_500",
         "_503",
+        "_issuer",
         "_logged",
+        "_methods",
         "_on_issue_async",
         "_on_issue_sync",
+        "_origins",
         "_preflight",
         "_unavailable",
         "allow",
@@ -149,6 +148,9 @@ class TokenDecision:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._methods = settings.methods
+        self._origins = settings.allowed_origins
+        self._issuer: TokenIssuer | None = None
         #: Wiring mistakes already logged: each once, not on every request.
         self._logged: set[str] = set()
         methods = set(settings.methods)
@@ -227,13 +229,10 @@ class TokenDecision:
         return TokenRequest(method, found, path, client, content_length, self._cors(found))
 
     def _cors(self, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        if not self._origins:
+            return ()
         origin = headers.get("origin")
-        if (
-            origin is None
-            or not self.settings.allowed_origins
-            or not origin.isascii()
-            or origin.lower() not in self.settings.allowed_origins
-        ):
+        if origin is None or not origin.isascii() or origin.lower() not in self._origins:
             return ()
         return (
             ("Access-Control-Allow-Origin", origin),
@@ -245,8 +244,10 @@ class TokenDecision:
 
     def precheck(self, request: TokenRequest) -> Answer | None:
         """The answer before the user is looked up (preflight, 403, 405, 413), or ``None``."""
-        headers, cors, method, head = request.headers, request.cors, request.method, request.head
-        if any("," in headers.get(name, "") for name in _SINGLE):
+        method, headers, _, _, length, cors = request
+        head = method == "HEAD"
+        site = headers.get("sec-fetch-site")
+        if (site and "," in site) or ("," in headers.get("origin", "")):
             return self._403[head]  # a repeated Origin or Sec-Fetch-Site: ambiguous, refused
         if method == "OPTIONS" and cors and "access-control-request-method" in headers:
             extra: tuple[tuple[str, str], ...] = self._preflight
@@ -258,14 +259,18 @@ class TokenDecision:
             method == "OPTIONS"
             and self.settings.allowed_origins
             and "access-control-request-method" in headers
-        ) or (headers.get("sec-fetch-site") == "cross-site" and not cors):
+        ) or (site == "cross-site" and not cors):
             return self._403[head]
-        if method not in self.settings.methods:
+        if method not in self._methods:
             return self._405[head].with_headers(cors)
-        length = request.content_length
         if length is not None and length > self.settings.max_body_size and _has_body(method):
             return self._413[head].with_headers(cors)
         return None
+
+    @staticmethod
+    def reads_body(method: str) -> bool:
+        """Whether a request of ``method`` may carry a body the core counts (all but GET, HEAD)."""
+        return method not in ("GET", "HEAD")
 
     def check_body(self, request: TokenRequest, body: Iterable[bytes] | None) -> Answer | None:
         """Read and discard the body's chunks: 413 past ``max_body_size``, else ``None``."""
@@ -326,12 +331,13 @@ class TokenDecision:
         answer = self.precheck(request)
         if answer is not None:
             return answer
-        try:
-            answer = await self.check_body_async(request, body)
-        except ClientDisconnected:
-            return None
-        if answer is not None:
-            return answer
+        if body is not None and _has_body(request.method):
+            try:
+                answer = await self.check_body_async(request, body)
+            except ClientDisconnected:
+                return None
+            if answer is not None:
+                return answer
         try:
             user_id = await await_within(find_user(), self.settings.resolver_timeout)
         except passthrough:
@@ -349,7 +355,7 @@ class TokenDecision:
         head, cors = request.head, request.cors
         if user_id is None:
             return self._401[head].with_headers(cors), None
-        issuer = self.issuer()
+        issuer = self._issuer or self.issuer()
         if issuer is None:
             return self._unavailable[head].with_headers(cors), None
         try:
@@ -364,21 +370,31 @@ class TokenDecision:
         )
         if head:
             return Answer.make(200, _JSON + cors, body, head=True), None
+        if not cors:  # the common answer, built without a header cache lookup
+            length = str(len(body))
+            answer = Answer(
+                200,
+                (*_JSON, ("Content-Length", length)),
+                (*_JSON_RAW, (b"content-length", length.encode())),
+                body,
+            )
+        else:
+            answer = Answer.make(200, _JSON + cors, body)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
                 issued.subject,
                 issued.expires_at,
             )
-        return Answer.make(200, _JSON + cors, body), issued
+        return answer, issued
 
     def issuer(self) -> TokenIssuer | None:
         """The token issuer, or ``None`` (logged at ERROR) while the credentials are missing."""
         try:
-            return self.settings.credentials.issuer()
+            self._issuer = self.settings.credentials.issuer()
         except ConfigurationError as exc:
             logger.error("Cannot issue Rollout tokens (answered 503): %s", exc)
-            return None
+        return self._issuer
 
     def respond(self, request: TokenRequest, user_id: object) -> Answer:
         """:meth:`answer`, then ``on_issue`` on this thread (a failing hook is logged)."""

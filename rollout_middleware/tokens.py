@@ -6,6 +6,7 @@ A token is byte for byte what ``jwt.encode(claims, secret, algorithm="HS512")`` 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import math
@@ -164,7 +165,7 @@ class TokenIssuer:
     :class:`~rollout_middleware.errors.ConfigurationError` naming the option.
     """
 
-    __slots__ = ("_alg", "_clock", "_iss_prefix", "_key", "client_id", "ttl")
+    __slots__ = ("_clock", "_hmac", "_iss_prefix", "client_id", "ttl")
 
     def __init__(
         self,
@@ -183,11 +184,11 @@ class TokenIssuer:
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning POSIX seconds")
         key = Secret(secret).get_secret_value()
-        alg = HMACAlgorithm(HMACAlgorithm.SHA512)
         self.client_id = client_id
         self.ttl = ttl
-        self._alg = alg
-        self._key = key
+        #: PyJWT's HS512 signature is ``hmac.new(key, msg, sha512).digest()``: the keyed state is
+        #: made once here, and copied for each token (the standard library's ``HMAC.copy``).
+        self._hmac = hmac.new(key, digestmod=hashlib.sha512)
         self._clock = clock
         self._iss_prefix = '{"iss":' + encode_basestring_ascii(client_id) + ',"sub":'
         if len(key) < RECOMMENDED_SECRET_BYTES and client_id not in _short_secret_logged:
@@ -221,7 +222,9 @@ class TokenIssuer:
     def _sign(self, subject: str, iat: int) -> str:
         payload = f'{self._iss_prefix}{encode_basestring_ascii(subject)},"iat":{iat},"exp":{iat + self.ttl}}}'
         signing_input = _HEADER_SEGMENT + b"." + base64url_encode(payload.encode("ascii"))
-        signature = base64url_encode(self._alg.sign(signing_input, self._key))
+        keyed = self._hmac.copy()
+        keyed.update(signing_input)
+        signature = base64url_encode(keyed.digest())
         return (signing_input + b"." + signature).decode("ascii")
 
     def mint(self, user_id: object) -> str:
