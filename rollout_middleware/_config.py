@@ -311,12 +311,7 @@ def read(
 
 
 class Credentials:
-    """Where the token issuer comes from: ``issuer``, the given credentials, or the environment.
-
-    What is missing is read from ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET`` at the first
-    token request, so a process that serves no token never needs them. The secret is kept only as
-    PyJWT's prepared key.
-    """
+    """Where the token issuer comes from: ``issuer``, the given credentials, or the environment."""
 
     __slots__ = ("_client_id", "_environ", "_issuer", "_key", "_ttl")
 
@@ -383,11 +378,7 @@ def build(
     *,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Check ``options`` (the names ``owner`` takes, each by its rule) and build the settings.
-
-    ``path`` is ``None`` for an entry point whose router places it. An unknown name is a
-    ``TypeError``; a wrong value a :class:`ConfigurationError` naming its option.
-    """
+    """Check ``options`` (the names ``owner`` takes, each by its rule) and build the settings."""
     check_names(owner, options, takes)
     value = {
         **DEFAULTS,

@@ -24,11 +24,7 @@ THREAD_SENSITIVE_NEEDS_ASYNCIO = (
 
 
 def is_async_callable(obj: object) -> bool:
-    """Tell whether calling ``obj`` returns an awaitable.
-
-    True for coroutine functions, :func:`functools.partial` objects around one, functions marked with
-    :func:`asgiref.sync.markcoroutinefunction`, and objects whose ``__call__`` is a coroutine function.
-    """
+    """Tell whether calling ``obj`` returns an awaitable."""
     while isinstance(obj, functools.partial):
         obj = obj.func
     if iscoroutinefunction(obj):
@@ -51,17 +47,7 @@ def _on_asyncio() -> bool:
 
 
 async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:  # noqa: ASYNC109
-    """Await ``awaitable``, giving up after ``timeout`` seconds (``None``: no limit).
-
-    Raises :class:`~rollout_middleware.errors.ResolverTimeoutError` when the time is up; any
-    exception of the awaitable's own, ``TimeoutError`` included, propagates unchanged.
-
-    On asyncio a coroutine is first run by hand up to its first wait. Most resolvers (a session or
-    header lookup) finish there, and then no timer is armed at all: arming and cancelling one costs
-    more than the rest of the resolver. A coroutine that does wait goes on under
-    :func:`asyncio.timeout` (the part before its first wait is synchronous, which no timer could
-    interrupt anyway).
-    """
+    """Await ``awaitable``, giving up after ``timeout`` seconds (``None``: no limit)."""
     if timeout is None:
         return await awaitable
     if _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
@@ -86,11 +72,7 @@ async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
 
 @types.coroutine
 def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
-    """Go on with ``coroutine``, stepped once by hand and now waiting on ``waiting_on``.
-
-    What ``await`` does for a coroutine, from its second step on: what it waits on goes up to the
-    event loop's task, and what the task sends or throws back goes down into it.
-    """
+    """Go on with ``coroutine``, stepped once by hand and now waiting on ``waiting_on``."""
     while True:
         try:
             sent = yield waiting_on
@@ -112,16 +94,7 @@ def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[A
 def as_async(
     func: Callable[..., Any], is_async: bool, *, thread_sensitive: bool = False
 ) -> Callable[..., Awaitable[Any]]:
-    """``func`` as an async callable, for an event loop; sync callables never run on the loop.
-
-    An async ``func`` is returned as it is. A sync one runs in a worker thread: with
-    ``thread_sensitive=False``, one of anyio's worker threads on whatever event loop is running
-    (asyncio or trio), abandoned if the caller is cancelled (a resolver timeout); with
-    ``thread_sensitive=True``, asgiref's one thread for thread-bound code such as Django's ORM
-    (asyncio only, as Django's own ASGI handler: on another event loop, such as trio, each call
-    raises :class:`~rollout_middleware.errors.ConfigurationError` with
-    :data:`THREAD_SENSITIVE_NEEDS_ASYNCIO`, which the token endpoint logs once and answers 500).
-    """
+    """``func`` as an async callable, for an event loop; sync callables never run on the loop."""
     if is_async:
         return func
     if thread_sensitive:

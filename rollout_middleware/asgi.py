@@ -71,11 +71,7 @@ class _TokenApp:
 
 class RolloutTokenMiddleware:
     """Serve Rollout tokens on ``path``; pass every other request, and every other scope type,
-    to ``app`` untouched.
-
-    ``resolve_user(scope)`` returns the user's id (``str``, ``int``, ``UUID``) or ``None``; sync or
-    async. The options are checked here; see the configuration docs.
-    """
+    to ``app`` untouched."""
 
     def __init__(
         self,
@@ -109,10 +105,7 @@ class RolloutTokenMiddleware:
 
 
 class RolloutTokenEndpoint:
-    """The token answer as an ASGI app for a router: ``Route("/rollout-token", ...)``.
-
-    It answers every HTTP request routed to it; other scope types get no answer.
-    """
+    """The token answer as an ASGI app for a router: ``Route("/rollout-token", ...)``."""
 
     def __init__(self, *, resolve_user: Callable[[Scope], Any], **options: Unpack[Options]) -> None:
         self._token_app = _TokenApp(

@@ -1,26 +1,4 @@
-"""``rollout-token``: mint, inspect and check Rollout auth tokens from a shell.
-
-Three commands, each also reachable as ``python -m rollout_middleware``:
-
-``mint USER_ID [--ttl N] [--json]``
-    Print a token for ``USER_ID`` (for ``curl``), or the JSON the token endpoint answers.
-``inspect TOKEN``
-    Print the token's header, claims and time left, and every reason Rollout would refuse it.
-``check``
-    Validate the configuration: both settings present, the secret's length, a token round trip.
-
-The client id comes from ``--client-id`` or ``ROLLOUT_CLIENT_ID``. The client secret comes from
-``--secret-file PATH`` (``-`` reads standard input) or ``ROLLOUT_CLIENT_SECRET``, and never from a
-command-line argument, which would stay in the shell history. The secret is never printed.
-
-Exit status: 0 success (a valid token, a sound configuration); 1 an invalid token or a failed check;
-2 a usage or configuration error; 3 ``inspect`` found no problem but could not check everything
-(no secret, or no client id), so it cannot call the token valid.
-
-Tokens are minted by :class:`~rollout_middleware.tokens.TokenIssuer` and decoded and verified by
-PyJWT; this module only asks PyJWT the right questions, one check at a time, so that every reason
-for a refusal is reported rather than just the first.
-"""
+"""``rollout-token``: mint, inspect and check Rollout auth tokens from a shell."""
 
 from __future__ import annotations
 
@@ -95,12 +73,7 @@ class Problem:
 
 @dataclass
 class Diagnosis:
-    """What :func:`diagnose` found out about a token.
-
-    ``problems`` lists every reason Rollout would refuse it; ``unchecked`` what could not be checked
-    for lack of a secret or client id. ``header`` and ``claims`` are ``None`` when they could not be
-    decoded.
-    """
+    """What :func:`diagnose` found out about a token."""
 
     header: dict[str, Any] | None = None
     claims: dict[str, Any] | None = None
@@ -172,16 +145,7 @@ def diagnose(
     secret: str | bytes | None,
     now: Callable[[], float] = time.time,
 ) -> Diagnosis:
-    """Check ``token`` the way Rollout does and report every reason it would be refused.
-
-    Rollout accepts an HS512 JWT signed with the client secret, whose ``iss`` is the client id, with
-    a string ``sub``, an ``exp`` in the future and an ``iat`` not in the future. Each check is one
-    PyJWT call, so each failure is reported on its own. Without ``secret`` the signature, and without
-    ``client_id`` the issuer, is listed in :attr:`Diagnosis.unchecked`. ``now`` only measures the
-    time left and the clock skew; PyJWT judges expiry by its own clock. PyJWT's warning about a
-    short key is silenced here (Rollout chooses the secret; ``rollout-token check`` reports its
-    length), with :func:`warnings.catch_warnings`, which is not thread-safe.
-    """
+    """Check ``token`` the way Rollout does and report every reason it would be refused."""
     with warnings.catch_warnings():
         if _KEY_LENGTH_WARNING is not None:
             warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)

@@ -1,9 +1,4 @@
-"""The framework-free core: which request is ours, who the user is, and what the answer is.
-
-Adapters turn their request into a :class:`TokenRequest` (:meth:`TokenDecision.request`), call
-:meth:`TokenDecision.handle` or :meth:`TokenDecision.handle_async` with a way to find the user (and
-the body, where they read it), and copy the :class:`Answer` into their framework's response.
-"""
+"""The framework-free core: which request is ours, who the user is, and what the answer is."""
 
 from __future__ import annotations
 
@@ -122,10 +117,7 @@ def _problem(
 
 
 class TokenDecision:
-    """The rules and the request sequence, from plain values; one per entry point, built once.
-
-    Instances hold only precomputed values (and the issuer, once its credentials are found).
-    """
+    """The rules and the request sequence, from plain values; one per entry point, built once."""
 
     __slots__ = (
         "_401",
@@ -421,10 +413,7 @@ class TokenDecision:
         return answer
 
     def failed(self, request: TokenRequest) -> Answer:
-        """Log the user lookup's exception (call it from the ``except`` block) and answer 500.
-
-        A :class:`ConfigurationError` is a wiring mistake only a request shows: logged once, with
-        its fix, no traceback."""
+        """Log the user lookup's exception (call it from the ``except`` block) and answer 500."""
         exc = sys.exc_info()[1]
         if isinstance(exc, ConfigurationError):
             self._misconfigured("user resolver", exc, "Every request for a token fails with 500")

@@ -1,7 +1,4 @@
-"""Minting Rollout auth tokens: HS512 JWTs with ``iss``, ``sub``, ``iat`` and ``exp``, in that order.
-
-A token is byte for byte what ``jwt.encode(claims, secret, algorithm="HS512")`` returns.
-"""
+"""Minting Rollout auth tokens: HS512 JWTs with ``iss``, ``sub``, ``iat`` and ``exp``, in that order."""
 
 from __future__ import annotations
 
@@ -53,12 +50,7 @@ _short_secret_logged: set[str] = set()
 
 
 def user_id_to_subject(user_id: object) -> str:
-    """The ``sub`` claim for ``user_id``, or :class:`InvalidUserIdError`.
-
-    A user id is a non-empty ``str``, an ``int`` (its decimal text) or a :class:`uuid.UUID` (its
-    canonical text), at most 256 characters of valid Unicode; ``bool``, ``float`` and ``None`` are
-    refused. No code of the id's own class runs (``int.__repr__``, ``str.__str__``).
-    """
+    """The ``sub`` claim for ``user_id``, or :class:`InvalidUserIdError`."""
     kind = type(user_id)
     if kind is str and isinstance(user_id, str):
         subject = user_id
@@ -158,12 +150,7 @@ class IssuedToken:
 
 
 class TokenIssuer:
-    """Mints Rollout auth tokens for one client id and secret.
-
-    ``client_secret`` is a ``str``, ``bytes`` or anything with ``get_secret_value()``; it is kept
-    only as PyJWT's prepared key. ``ttl`` is in whole seconds, 1 to 3600. Wrong values raise
-    :class:`~rollout_middleware.errors.ConfigurationError` naming the option.
-    """
+    """Mints Rollout auth tokens for one client id and secret."""
 
     __slots__ = ("_clock", "_hmac", "_iss_prefix", "client_id", "ttl")
 
@@ -241,10 +228,7 @@ class TokenIssuer:
 def credentials(
     client_id: object, client_secret: object, environ: Mapping[str, str] | None = None
 ) -> tuple[str, object]:
-    """The client id and secret: each given one, else its environment variable (read now).
-
-    Raises :class:`~rollout_middleware.errors.ConfigurationError` naming every missing variable.
-    """
+    """The client id and secret: each given one, else its environment variable (read now)."""
     env = os.environ if environ is None else environ
     if client_id is None or client_id == "":
         client_id = env.get(CLIENT_ID_ENV, "")

@@ -1,8 +1,4 @@
-"""The WSGI shell: :class:`RolloutTokenWSGIMiddleware` and :class:`RolloutTokenWSGIEndpoint`.
-
-Native WSGI over the same core as the ASGI shell. ``resolve_user(environ)`` runs on the request
-thread; an async one runs through asgiref's ``async_to_sync`` (an event loop per call).
-"""
+"""The WSGI shell: :class:`RolloutTokenWSGIMiddleware` and :class:`RolloutTokenWSGIEndpoint`."""
 
 from __future__ import annotations
 

@@ -11,12 +11,7 @@ __all__ = ["check_one_argument"]
 
 def check_one_argument(name: str, func: object, argument: str) -> None:
     """Raise :class:`~rollout_middleware.errors.ConfigurationError` unless ``func`` can be called
-    with one positional argument.
-
-    ``name`` is the option's name (``"resolve_user"``), ``argument`` what it is given (``"the
-    aiohttp Request"``); both appear in the message. A callable whose signature Python cannot read
-    (some builtins) is accepted.
-    """
+    with one positional argument."""
     if not callable(func):
         raise ConfigurationError(
             f"{name} must be a callable that takes {argument}, got {type(func).__name__}"

@@ -44,11 +44,7 @@ def _current_user(handler: RequestHandler) -> Any:
 
 
 class RolloutTokenMixin(RequestHandler):
-    """What :func:`rollout_token_handler` puts in front of the app's base handler.
-
-    Not for direct use: the class that function builds sets ``rollout_decision`` and
-    ``rollout_user_id``.
-    """
+    """What :func:`rollout_token_handler` puts in front of the app's base handler."""
 
     SUPPORTED_METHODS = _EveryMethod()
     rollout_decision: ClassVar[TokenDecision]
@@ -99,12 +95,7 @@ def rollout_token_handler(
     user_id: Callable[[RequestHandler], Any] | None = None,
     **options: Unpack[AnswerOptions],
 ) -> type[RequestHandler]:
-    """A ``RequestHandler`` subclass of ``base`` that serves Rollout tokens to its current user.
-
-    Route it at the token path: ``(r"/rollout-token", rollout_token_handler(BaseHandler))``.
-    Raises :class:`~rollout_middleware.errors.ConfigurationError` for a wrong option, a ``base``
-    that is not a ``RequestHandler`` subclass, or a ``user_id`` that is not a one-argument callable.
-    """
+    """A ``RequestHandler`` subclass of ``base`` that serves Rollout tokens to its current user."""
     _config.check_names("rollout_token_handler", options, _config.ANSWER_OPTIONS)
     if not isinstance(base, type) or not issubclass(base, RequestHandler):
         raise ConfigurationError(
