@@ -82,3 +82,45 @@ def test_no_public_signature_shows_the_secret() -> None:
             seen += 1
             assert leaked(str(signature)) == [], qualname
     assert seen > 50
+
+
+def _reachable_text(obj: object, seen: set[int] | None = None, depth: int = 0) -> Iterator[str]:
+    """The reprs of ``obj`` and of everything its ``vars()`` reach (what a debugger shows)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 6:
+        return
+    seen.add(id(obj))
+    yield repr(obj)
+    if isinstance(obj, (str, bytes, int, float, type(None))):
+        return
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _reachable_text(value, seen, depth + 1)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for value in obj:
+            yield from _reachable_text(value, seen, depth + 1)
+    elif hasattr(obj, "__dict__"):
+        yield from _reachable_text(vars(obj), seen, depth + 1)
+
+
+def test_no_entry_point_keeps_the_plain_secret_where_vars_or_repr_show_it() -> None:
+    from flask import Flask
+    from pydantic import SecretStr
+
+    from rollout_middleware import RolloutTokenMiddleware, TokenDecision
+    from rollout_middleware.contrib.flask import RolloutToken
+
+    for secret in (SECRET, SecretStr(SECRET)):
+        built: list[object] = [
+            RolloutToken(Flask(__name__), resolve_user=lambda: None, client_secret=secret),
+            RolloutToken(resolve_user=lambda: None, client_id=CLIENT_ID, client_secret=secret),
+            RolloutTokenMiddleware(
+                lambda *a: None,  # type: ignore[arg-type,return-value]
+                resolve_user=lambda scope: None,
+                client_id=CLIENT_ID,
+                client_secret=secret,
+            ),
+            TokenDecision.build(client_id=CLIENT_ID, client_secret=secret),
+        ]
+        for obj in built:
+            assert not [text for text in _reachable_text(obj) if SECRET in text], obj

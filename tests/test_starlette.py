@@ -247,3 +247,12 @@ def test_fastapi_mount_of_endpoint_and_dependencies_unaffected() -> None:
     with TestClient(app) as client:
         assert verify_token(client.get("/rollout-token").json()["token"])["sub"] == "g"
         assert client.get("/dep").json() == {"value": "dep"}
+
+
+@pytest.mark.parametrize("name", ["X-用户", "X-Usér", "X User", "", "X:User"])
+def test_trusted_header_refuses_a_name_no_request_can_carry(name: str) -> None:
+    from rollout_middleware.resolvers import trusted_environ_header, trusted_header
+
+    for resolver in (trusted_header, trusted_environ_header):
+        with pytest.raises(ConfigurationError, match="RFC 9110 token"):
+            resolver(name)
