@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, params
 from fastapi.routing import APIRoute
@@ -32,9 +42,24 @@ if TYPE_CHECKING:
     from starlette.types import Scope
     from typing_extensions import Unpack
 
-__all__ = ["RolloutToken", "rollout_token_router"]
+__all__ = [
+    "HTTPErrorDetail",
+    "RolloutToken",
+    "RolloutTokenProblem",
+    "UserId",
+    "UserIdDependency",
+    "rollout_token_router",
+]
 
 _OWNER = "rollout_token_router"
+
+#: What a ``user_id`` dependency gives: the user's id, or ``None`` for nobody.
+UserId = str | int | UUID | None
+#: A ``user_id`` dependency: a function or callable object, sync or async, or a generator with one
+#: ``yield``, that gives a :data:`UserId`. Type checkers refuse one that returns the ``User``.
+UserIdDependency = Callable[
+    ..., UserId | Awaitable[UserId] | Iterator[UserId] | AsyncIterator[UserId]
+]
 
 #: Options of the ASGI middleware that have no meaning here, and why.
 _NOT_TAKEN = {
@@ -69,44 +94,67 @@ class RolloutToken(BaseModel):
     expires_in: int = Field(description="Seconds from now until the token expires.")
 
 
-_PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "An RFC 9457 problem. It never says more than the status does.",
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string", "title": "Type", "example": "about:blank"},
-        "title": {"type": "string", "title": "Title"},
-        "status": {"type": "integer", "title": "Status"},
-        "detail": {"type": "string", "title": "Detail"},
-    },
-}
+class RolloutTokenProblem(BaseModel):
+    """An RFC 9457 problem (``application/problem+json``): every error the token route answers
+    itself. It never says more than the status does."""
 
-_ERRORS = (
+    type: str = Field(examples=["about:blank"])
+    title: str
+    status: int
+    detail: str
+
+
+class HTTPErrorDetail(BaseModel):
+    """FastAPI's rendering of an ``HTTPException`` (``application/json``): what the app's own
+    dependencies answer, such as ``OAuth2PasswordBearer``'s ``401``."""
+
+    detail: Any
+
+
+_PROBLEM_REF = {"schema": {"$ref": "#/components/schemas/RolloutTokenProblem"}}
+
+_ERRORS: tuple[tuple[int, str, bool], ...] = (
     (
         401,
-        "Nobody is logged in: the user dependency returned None. (An HTTPException the "
-        'dependency raises is rendered by the app, as {"detail": ...}.)',
+        "Nobody is logged in: problem JSON when the user dependency returned None; the app's "
+        'rendering ({"detail": ...}) when a dependency raised an HTTPException.',
+        True,
     ),
     (
         403,
-        "A cross-site request from an origin not in allowed_origins; refused before the user "
-        "dependency runs.",
+        "Problem JSON for a cross-site request from an origin not in allowed_origins, refused "
+        'before the user dependency runs; {"detail": ...} when a dependency refused the user.',
+        True,
     ),
-    (405, "A method that serves no token on this path, with Allow."),
-    (413, "A request body larger than max_body_size."),
-    (500, "The user dependency failed, or returned something that is not a user id (logged)."),
+    (405, "A method that serves no token on this path, with Allow.", False),
+    (413, "A request body larger than max_body_size.", False),
+    (
+        500,
+        "The user dependency failed, or returned something that is not a user id (logged).",
+        False,
+    ),
 )
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {
-            "description": description,
-            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
-        }
-        for status, description in _ERRORS
+    """The token route's answers, each under the media type it is sent with.
+
+    FastAPI documents a ``model`` of ``responses`` under ``application/json`` (the route's
+    ``response_class`` has no media type of its own): the token, and FastAPI's ``{"detail"}``. The
+    problem's schema, registered once through ``response_model``, is named by reference.
+    """
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {"model": RolloutToken, "description": "A fresh token, minted for this request."}
     }
+    for status, description, from_the_app in _ERRORS:
+        response: dict[str, Any] = {
+            "description": description,
+            "content": {"application/problem+json": dict(_PROBLEM_REF)},
+        }
+        if from_the_app:
+            response["model"] = HTTPErrorDetail
+        responses[status] = response
+    return responses
 
 
 class _TokenRoute(APIRoute):
@@ -322,17 +370,25 @@ def _user_dependency(user_id: object) -> Any:
 
 
 def rollout_token_router(
-    user_id: Callable[..., Any] | params.Depends,
+    user_id: UserIdDependency | params.Depends,
     *,
     path: str = DEFAULT_PATH,
+    tags: list[str | Enum] | None = None,
+    dependencies: Sequence[params.Depends] | None = None,
+    responses: dict[int | str, dict[str, Any]] | None = None,
+    deprecated: bool | None = None,
+    include_in_schema: bool = True,
+    generate_unique_id_function: Callable[[APIRoute], str] | None = None,
     **options: Unpack[AnswerOptions],
 ) -> APIRouter:
     """An ``APIRouter`` serving Rollout tokens at ``path`` for the user ``user_id`` names.
 
     ``user_id`` is a FastAPI dependency (sync or async, with its own dependencies) returning the
-    user id (``str``/``int``) or ``None``; ``Depends(...)`` and ``Security(..., scopes=[...])``
-    work too. Include it with ``app.include_router(...)``; a ``prefix=`` there goes before
-    ``path``. ``options`` are the answer options of the middleware (see the module docs).
+    user id (``str``, ``int`` or ``UUID``) or ``None``; ``Depends(...)`` and
+    ``Security(..., scopes=[...])`` work too. Include it with ``app.include_router(...)``; a
+    ``prefix=`` there goes before ``path``. ``tags``, ``dependencies``, ``responses``,
+    ``deprecated``, ``include_in_schema`` and ``generate_unique_id_function`` are
+    ``APIRouter``'s. ``options`` are the answer options of the middleware (see the module docs).
 
     Raises :class:`~rollout_middleware.errors.ConfigurationError` for a wrong option, or a
     ``user_id`` that is not a dependency returning a user id; ``TypeError`` for an unknown keyword.
@@ -350,7 +406,18 @@ def rollout_token_router(
     class RolloutTokenRoute(_TokenRoute):
         decision = token_decision
 
-    router = APIRouter(route_class=RolloutTokenRoute)
+    given: dict[str, Any] = {
+        "tags": tags,
+        "dependencies": dependencies,
+        "responses": responses,
+        "deprecated": deprecated,
+        "generate_unique_id_function": generate_unique_id_function,
+    }
+    router = APIRouter(
+        route_class=RolloutTokenRoute,
+        include_in_schema=include_in_schema,
+        **{name: value for name, value in given.items() if value is not None},
+    )
     endpoint = _token_endpoint(token_decision, dependency)
     documented = sorted(settings.methods & _DOCUMENTED_METHODS)
     hidden = sorted((settings.methods | _HTTP_METHODS) - set(documented))
@@ -361,7 +428,10 @@ def rollout_token_router(
                 endpoint,
                 methods=documented,
                 name="rollout_token",
-                response_model=RolloutToken,
+                # The problem's schema, once, in components; no content of its own (Response
+                # has no media type): each answer's content is in responses.
+                response_model=RolloutTokenProblem,
+                response_class=Response,
                 responses=_responses(),
                 summary="Get a Rollout token",
                 description=(

@@ -1,25 +1,29 @@
-"""Flask: :class:`RolloutToken`, an extension that adds the token route to an app.
+"""Flask: :class:`RolloutToken`, an extension that adds the token route to an app or a blueprint.
 
 Settings come from the keywords, then ``app.config``, then the environment (``ROLLOUT_*``); see the
 Flask docs page. ``resolve_user()`` takes no argument and runs in the request context, after the
-app's ``before_request`` hooks.
+app's ``before_request`` hooks (and inside the ``decorators``, if any).
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import logging
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 try:
-    from flask import Flask, Response, current_app, request
+    from flask import Blueprint, Flask, Response, current_app, request
 except ImportError as exc:  # pragma: no cover - tested in a process that hides flask
     raise ImportError(
         'rollout_middleware.contrib.flask needs Flask: pip install "rollout-middleware[flask]"'
     ) from exc
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 from werkzeug.local import LocalProxy
+from werkzeug.routing import Map, Rule
 
 from .. import _config
 from .._sync import as_sync, is_async_callable
@@ -34,29 +38,42 @@ if TYPE_CHECKING:
 
 __all__ = ["RolloutToken"]
 
-#: The key of the extension in ``app.extensions``.
+logger = logging.getLogger("rollout_middleware")
+
+#: The key of the app-wide extension in ``app.extensions``.
 EXTENSION_KEY = "rollout_token"
 _TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
+#: The ``app.config`` names this extension reads.
+SETTINGS = frozenset(_config.SETTING_NAMES[name] for name in _TAKES)
+#: Where the app's rule class keeps the token routes it guards, by (rule, subdomain, host).
+_GUARDED = "_rollout_token_routes"
+
+ViewDecorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class RolloutToken:
-    """Serve Rollout tokens from a Flask app for the user ``resolve_user()`` names.
+    """Serve Rollout tokens from a Flask app, or from a blueprint, for the user ``resolve_user()``
+    names.
 
-    Give ``app``, or call :meth:`init_app` in an application factory. Keyword options win over
-    ``app.config`` and the environment; they are checked here, the rest by :meth:`init_app`.
+    Give ``app`` (a ``Flask`` app or a ``Blueprint``), or call :meth:`init_app` in an application
+    factory. ``decorators`` wrap the token view, as Flask's ``View.decorators`` do (the first one
+    innermost). Keyword options win over ``app.config`` and the environment; they are checked
+    here, the rest by :meth:`init_app` (for a blueprint: when it is registered on the app).
     """
 
     def __init__(
         self,
-        app: Flask | None = None,
+        app: Flask | Blueprint | None = None,
         *,
         resolve_user: Callable[[], Any],
         endpoint: str = EXTENSION_KEY,
+        decorators: Iterable[ViewDecorator] = (),
         **options: Unpack[Options],
     ) -> None:
         _check_resolver(resolve_user)
         if not isinstance(endpoint, str) or not endpoint:
             raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
+        self.decorators = _check_decorators(decorators)
         _config.check_names(type(self).__name__, options, _TAKES)
         #: The keyword options, checked (the secret kept only as PyJWT's key).
         self._options = {name: _config.RULES[name](value) for name, value in options.items()}
@@ -68,37 +85,151 @@ class RolloutToken:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r})"
 
-    def init_app(self, app: Flask) -> None:
-        """Read the settings for ``app``, check them, and add the token route."""
+    def init_app(self, app: Flask | Blueprint) -> None:
+        """Add the token route to ``app``, its settings read and checked now; to a blueprint,
+        when the blueprint is registered on an app (once per registration)."""
+        _refuse_quart(app)
+        if isinstance(app, Blueprint):
+            app.record(self._register_on_blueprint)
+            return
+        if not isinstance(app, Flask):
+            raise ConfigurationError(
+                f"RolloutToken serves a Flask app or a Blueprint, got {type(app).__name__}"
+            )
         if EXTENSION_KEY in app.extensions:
             raise ConfigurationError(
-                "this app already serves Rollout tokens (one RolloutToken per app)"
+                "this app already has its Rollout token route, added by "
+                f"{app.extensions[EXTENSION_KEY]!r}: one RolloutToken per app serves the app's "
+                "route. Give another one a blueprint, RolloutToken(api_blueprint, ...), for a "
+                "token route under that blueprint's prefix and auth"
             )
-        if self.endpoint in app.view_functions:
+        self._add_route(app, _config.DEFAULT_PATH, self.endpoint, None, {})
+        app.extensions[EXTENSION_KEY] = self
+
+    def _register_on_blueprint(self, state: BlueprintSetupState) -> None:
+        _refuse_quart(state.app)
+        if not isinstance(state.app, Flask):  # pragma: no cover - Flask's blueprints on Flask
+            raise ConfigurationError(f"RolloutToken serves a Flask app, got {state.app!r}")
+        endpoint = f"{state.name_prefix}.{state.name}.{self.endpoint}".lstrip(".")
+        self._add_route(state.app, _config.DEFAULT_PATH, endpoint, state, dict(state.url_defaults))
+
+    def _add_route(
+        self,
+        app: Flask,
+        default_path: str,
+        endpoint: str,
+        state: BlueprintSetupState | None,
+        defaults: Mapping[str, Any],
+    ) -> None:
+        if endpoint in app.view_functions:
             raise ConfigurationError(
-                f"the app already has a view named {self.endpoint!r}; give RolloutToken another "
-                "endpoint"
+                f"the app already has a view named {endpoint!r}; give RolloutToken another endpoint"
             )
+        warn_unknown_settings(app.config)
         settings = _config.read(
             type(self).__name__,
             self._options,
             [("app.config", app.config.get), ("the environment", os.environ.get)],
             _TAKES,
         )
-        path = settings.path or _config.DEFAULT_PATH
-        for rule in app.url_map.iter_rules():
-            if rule.rule == path:
+        path = settings.path or default_path
+        subdomain = None
+        if state is not None:
+            if state.url_prefix is not None:
+                path = "/".join((state.url_prefix.rstrip("/"), path.lstrip("/")))
+            subdomain = state.subdomain
+        rule = app.url_rule_class(
+            path, endpoint=endpoint, methods=None, subdomain=subdomain, defaults=defaults or None
+        )
+        key = _rule_key(rule, app.url_map)
+        for existing in app.url_map.iter_rules():
+            if _rule_key(existing, app.url_map) == key:
                 raise ConfigurationError(
-                    f"the app already has a route at {path!r} (endpoint {rule.endpoint!r}); "
+                    f"the app already has a route at {path!r} (endpoint {existing.endpoint!r}); "
                     "serve the token elsewhere with ROLLOUT_TOKEN_PATH / path="
                 )
         decision = TokenDecision(settings)
         find_user = as_sync(
             self.resolve_user, is_async_callable(self.resolve_user), settings.resolver_timeout
         )
-        app.url_map.add(app.url_rule_class(path, endpoint=self.endpoint, methods=None))
-        app.view_functions[self.endpoint] = _make_view(decision, find_user)
-        app.extensions[EXTENSION_KEY] = self
+        view = _make_view(decision, find_user)
+        for decorator in self.decorators:
+            view = decorator(view)
+        _guard_routes(app)
+        app.url_map.add(rule)
+        getattr(app.url_rule_class, _GUARDED)[key] = endpoint
+        app.view_functions[endpoint] = view
+
+
+def _rule_key(rule: Rule, map: Map) -> tuple[str, str, str | None]:
+    """Where a rule answers: its path, subdomain and host (bound or not)."""
+    subdomain = map.default_subdomain if rule.subdomain is None else rule.subdomain
+    return (rule.rule, subdomain, rule.host)
+
+
+def _guard_routes(app: Flask) -> None:
+    """Make every rule the app adds from now on refuse a token route's path.
+
+    Flask builds each rule with ``app.url_rule_class`` (``@app.route``, ``add_url_rule``, a
+    blueprint's routes) and binds it to ``app.url_map``; this app's class becomes a subclass
+    whose ``bind`` raises before the rule is added, so a clash fails where the app is built,
+    whichever comes first, never as a 405 at the first request.
+    """
+    if hasattr(app.url_rule_class, _GUARDED):
+        return
+    base: type[Rule] = app.url_rule_class
+
+    def bind(rule: Rule, map: Map, rebind: bool = False) -> None:
+        owner = getattr(type(rule), _GUARDED).get(_rule_key(rule, map))
+        if owner is not None and owner != rule.endpoint:  # raised before the rule is added
+            raise ConfigurationError(
+                f"the route {rule.rule!r} (endpoint {rule.endpoint!r}) is at the path of the "
+                f"Rollout token route (endpoint {owner!r}), which would answer every request to "
+                "it: serve the token elsewhere with ROLLOUT_TOKEN_PATH / path=, or move the route"
+            )
+        base.bind(rule, map, rebind)
+
+    namespace = {"bind": bind, _GUARDED: {}, "__module__": __name__}
+    app.url_rule_class = cast("type[Rule]", type(base.__name__, (base,), namespace))
+
+
+def warn_unknown_settings(config: Mapping[str, Any]) -> list[str]:
+    """Log (a warning) each ``ROLLOUT_*`` key of ``config`` this extension does not read, with the
+    nearest known name; returns the messages."""
+    messages = []
+    for name in sorted(k for k in config if isinstance(k, str) and k.startswith("ROLLOUT_")):
+        if name in SETTINGS:
+            continue
+        close = difflib.get_close_matches(name, sorted(SETTINGS), n=1)
+        hint = f"did you mean {close[0]}?" if close else "known: " + ", ".join(sorted(SETTINGS))
+        messages.append(f"{name} in app.config is not a setting of rollout_middleware; {hint}")
+        logger.warning("%s It is ignored.", messages[-1])
+    return messages
+
+
+def _refuse_quart(app: object) -> None:
+    if any(cls.__module__.partition(".")[0] == "quart" for cls in type(app).__mro__):
+        raise ConfigurationError(
+            f"{type(app).__name__} is a Quart app: use rollout_middleware.contrib.quart, not "
+            "rollout_middleware.contrib.flask (Flask's request context is not Quart's)"
+        )
+
+
+def _check_decorators(decorators: object) -> tuple[ViewDecorator, ...]:
+    if callable(decorators) or not isinstance(decorators, Iterable):
+        raise ConfigurationError(
+            "decorators must be a list of view decorators, such as [auth.login_required], "
+            f"got {decorators!r}",
+            option="decorators",
+        )
+    checked = tuple(decorators)
+    for decorator in checked:
+        if not callable(decorator):
+            raise ConfigurationError(
+                f"each of decorators must be a view decorator, got {decorator!r}",
+                option="decorators",
+            )
+    return checked
 
 
 def _check_resolver(resolve_user: object) -> None:
@@ -123,10 +254,10 @@ def _check_resolver(resolve_user: object) -> None:
         ) from None
 
 
-def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callable[[], Response]:
+def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callable[..., Response]:
     limit = decision.settings.max_body_size
 
-    def rollout_token() -> Response:
+    def rollout_token(**_url_values: Any) -> Response:
         token_request = decision.request(
             request.method,
             request.headers.items(),

@@ -187,12 +187,26 @@ def check_openapi(
         "expires_at": "integer",
         "expires_in": "integer",
     }
+    # The problem's schema once, in components; each error refers to it.
+    problem_schema = schema["components"]["schemas"]["RolloutTokenProblem"]
+    assert problem_schema["required"] == ["type", "title", "status", "detail"]
+    assert problem_schema["properties"]["status"]["type"] == "integer"
     for code in ERRORS:
         content = operation["responses"][code]["content"]
-        assert list(content) == ["application/problem+json"]
-        problem_schema = content["application/problem+json"]["schema"]
-        assert problem_schema["required"] == ["type", "title", "status", "detail"]
-        assert problem_schema["properties"]["status"]["type"] == "integer"
+        assert content["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/RolloutTokenProblem"
+        }
+        # 401 and 403 may also be the app's own dependencies' answer: FastAPI's {"detail": ...}.
+        assert sorted(content) == (
+            ["application/json", "application/problem+json"]
+            if code in ("401", "403")
+            else ["application/problem+json"]
+        )
+        if code in ("401", "403"):
+            assert content["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/HTTPErrorDetail"
+            }
+    assert schema["components"]["schemas"]["HTTPErrorDetail"]["required"] == ["detail"]
     if security is None:
         assert "security" not in operation
     else:

@@ -584,7 +584,7 @@ def test_wiring_mistakes_fail_at_setup() -> None:
     with pytest.raises(ConfigurationError, match="endpoint"):
         RolloutToken(resolve_user=lambda: None, endpoint="")
     app = build_app()
-    with pytest.raises(ConfigurationError, match="already serves Rollout tokens"):
+    with pytest.raises(ConfigurationError, match="already has its Rollout token route"):
         RolloutToken(app, resolve_user=lambda: None)
     other = Flask(__name__)
     other.add_url_rule("/mine", "rollout_token", lambda: "mine")
