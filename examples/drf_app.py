@@ -36,7 +36,7 @@ settings.configure(
         "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
     },
 )
-django.setup()  # a wrong or missing ROLLOUT_* setting stops the example here
+django.setup()  # the credentials are read at the first token request (503 without them)
 
 from django.contrib.auth.models import User  # noqa: E402 - after setup
 from django.core.management import call_command  # noqa: E402
@@ -55,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
     port = parser.parse_args().port
+    # migrate runs the system checks: a wrong ROLLOUT_* setting stops the example here.
     call_command("migrate", verbosity=0)
     User.objects.create_user("ada", password="ada-password")
     # One thread, so the in-memory database is the same for every request.

@@ -7,22 +7,29 @@ See the DRF docs page.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework.exceptions import APIException
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.schemas.openapi import AutoSchema
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ..decision import Answer, TokenDecision, TokenRequest
-from .django import answer_response, request_body, token_request, user_id_of
+from .django import answer_response, log_refusal, request_body, token_request, user_id_of
 from .django.conf import checked_at_url_load, default_decision
 
-__all__ = ["TOKEN_SCHEMA", "RolloutTokenAPIView", "RolloutTokenSchema"]
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
+
+__all__ = ["PROBLEM_SCHEMA", "TOKEN_SCHEMA", "RolloutTokenAPIView", "RolloutTokenSchema"]
 
 #: The OpenAPI schema of the 200 answer.
 TOKEN_SCHEMA: dict[str, Any] = {
@@ -34,7 +41,8 @@ TOKEN_SCHEMA: dict[str, Any] = {
     },
     "required": ["token", "expires_at", "expires_in"],
 }
-_PROBLEM_SCHEMA: dict[str, Any] = {
+#: The OpenAPI schema of the package's problem answers (``application/problem+json``).
+PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "type": {"type": "string"},
@@ -45,25 +53,137 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-class RolloutTokenSchema(AutoSchema):
-    """The OpenAPI operation of :class:`RolloutTokenAPIView`: the token answer and its errors."""
+_DESCRIPTION = (
+    "A fresh Rollout token for the authenticated user, to give Rollout's front-end components. "
+    "Fetch a new one before `expires_at`."
+)
+_DRF_ERROR: dict[str, Any] = {"type": "object", "properties": {"detail": {"type": "string"}}}
+#: Each error status, what it means, and whether DRF answers it too (its ``{"detail"}`` JSON).
+_ERRORS = (
+    ("401", "Not authenticated.", True),
+    ("403", "Not allowed, or a cross-site request.", True),
+    ("503", "Rollout tokens are not available right now (no credentials).", False),
+)
+
+
+def _operation_name(path: str) -> str:
+    """``/api/rollout-token`` as ``ApiRolloutToken``: unique per route, as operationIds must be."""
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", path))
+
+
+class _DRFOperation:
+    """The operation for DRF's own generator (``rest_framework.schemas.openapi.AutoSchema``)."""
+
+    operation_id_base: str | None
 
     def get_operation_id(self, path: str, method: str) -> str:
-        return "getRolloutToken" if method == "GET" else f"{method.lower()}RolloutToken"
+        return method.lower() + (self.operation_id_base or _operation_name(path))
+
+    def get_description(self, path: str, method: str) -> str:
+        return _DESCRIPTION
 
     def get_request_body(self, path: str, method: str) -> dict[str, Any]:
         return {}
 
     def get_responses(self, path: str, method: str) -> dict[str, Any]:
-        problem = {"application/problem+json": {"schema": _PROBLEM_SCHEMA}}
-        return {
+        responses: dict[str, Any] = {
             "200": {
-                "description": "A fresh Rollout token for the authenticated user.",
+                "description": "A fresh Rollout token.",
                 "content": {"application/json": {"schema": TOKEN_SCHEMA}},
-            },
-            "401": {"description": "Not authenticated.", "content": problem},
-            "403": {"description": "Not allowed, or a cross-site request.", "content": problem},
+            }
         }
+        for status, description, drf in _ERRORS:
+            content = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
+            if drf:
+                content["application/json"] = {"schema": _DRF_ERROR}
+            responses[status] = {"description": description, "content": content}
+        return responses
+
+
+class _SpectacularOperation:
+    """The operation for drf-spectacular (``drf_spectacular.openapi.AutoSchema``)."""
+
+    def get_description(self) -> str:
+        return _DESCRIPTION
+
+    def get_request_serializer(self) -> Any:
+        return None
+
+    def get_response_serializers(self) -> Any:
+        from drf_spectacular.utils import OpenApiResponse
+
+        responses: dict[Any, Any] = {
+            (200, "application/json"): OpenApiResponse(TOKEN_SCHEMA, "A fresh Rollout token.")
+        }
+        for status, description, drf in _ERRORS:
+            responses[status, "application/problem+json"] = OpenApiResponse(
+                PROBLEM_SCHEMA, description
+            )
+            if drf:
+                responses[status, "application/json"] = OpenApiResponse(_DRF_ERROR, description)
+        return responses
+
+
+def _spectacular_base() -> type | None:
+    """drf-spectacular's ``AutoSchema`` if it is loaded (``DEFAULT_SCHEMA_CLASS`` loads it)."""
+    module = sys.modules.get("drf_spectacular.openapi")
+    return None if module is None else module.AutoSchema
+
+
+#: The inspector classes made by :func:`_schema_class`, by (descriptor class, base).
+_CLASSES: dict[tuple[type[Any], type[Any]], type[Any]] = {}
+
+
+def _schema_class(descriptor: type[Any], base: type[Any]) -> type[Any]:
+    """The inspector class for ``DEFAULT_SCHEMA_CLASS`` ``base``: ours over it, or ``base``."""
+    made = _CLASSES.get((descriptor, base))
+    if made is None:
+        made = _CLASSES[descriptor, base] = _make_schema_class(descriptor, base)
+    return made
+
+
+def _make_schema_class(descriptor: type[Any], base: type[Any]) -> type[Any]:
+    spectacular = _spectacular_base()
+    if spectacular is not None and issubclass(base, spectacular):
+        mixin: type = _SpectacularOperation
+    elif issubclass(base, AutoSchema):
+        mixin = _DRFOperation
+    else:
+        return base  # CoreAPI, or another generator: the project's own inspector
+
+    def __init__(self: Any, **kwargs: Any) -> None:
+        base.__init__(self, **kwargs)
+
+    # The descriptor's class first: a subclass of it (drf-spectacular's @extend_schema on a view
+    # subclass makes one) overrides our operation as it would the base's.
+    return type(descriptor.__name__, (descriptor, mixin, base), {"__init__": __init__})
+
+
+class RolloutTokenSchema(ViewInspector):
+    """The schema of :class:`RolloutTokenAPIView`: the token answer and its errors, in the
+    flavour of the project's ``DEFAULT_SCHEMA_CLASS`` (DRF's ``AutoSchema``, drf-spectacular's, or
+    a subclass of either), as DRF's default ``schema`` picks its class.
+
+    ``kwargs`` (``operation_id_base``, ``tags``) go to DRF's ``AutoSchema``. The operationId comes
+    from the route's path (``getApiRolloutToken``), so two routes never share one.
+    """
+
+    #: As both generators' ``AutoSchema`` (drf-spectacular's ``@extend_schema`` reads it).
+    method_mapping = AutoSchema.method_mapping
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        self._kwargs = kwargs
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        result = super().__get__(instance, owner)
+        if instance is None or result is not self:
+            return result  # the class's attribute, or an inspector set on this view
+        base: type[Any] = api_settings.DEFAULT_SCHEMA_CLASS  # type: ignore[assignment]
+        cls = _schema_class(cast("type[Any]", type(self)), base)
+        inspector = cls(**self._kwargs) if issubclass(base, AutoSchema) else cls()
+        inspector.view = instance
+        return inspector
 
 
 class _CoreResponse(HttpResponse):
@@ -73,7 +193,8 @@ class _CoreResponse(HttpResponse):
 class RolloutTokenAPIView(APIView):
     """Serve a Rollout token for ``request.user`` as DRF authenticated it (see the module)."""
 
-    permission_classes: Sequence[type[BasePermission]] = (IsAuthenticated,)
+    # As djangorestframework-stubs annotate it: a mixin of the project's may set ``A & B``.
+    permission_classes: Sequence[_PermissionClass] = (IsAuthenticated,)
     schema = RolloutTokenSchema()
 
     #: Per request, on the per-request view instance: the core's view of it, and the answer
@@ -106,6 +227,7 @@ class RolloutTokenAPIView(APIView):
             found, request_body(request._request, decision.settings.max_body_size)
         )
         if self._early is not None:
+            log_refusal(found, self._early)
             return
         try:
             super().initial(request, *args, **kwargs)

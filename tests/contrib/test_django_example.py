@@ -15,14 +15,17 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 EXAMPLE = ROOT / "examples" / "django_project"
 
 
-def test_example_login_page_and_token(tmp_path: Path) -> None:
-    env = {
+@pytest.mark.parametrize("server", ["uvicorn", "runserver"])
+def test_example_login_page_and_token(tmp_path: Path, server: str) -> None:
+    setup_env = {
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
         "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),
         "DJANGO_SUPERUSER_PASSWORD": new_password(),
-        "ROLLOUT_CLIENT_ID": CLIENT_ID,
-        "ROLLOUT_CLIENT_SECRET": SECRET,
+        # migrate and createsuperuser need no Rollout credentials.
+        "ROLLOUT_CLIENT_ID": "",
+        "ROLLOUT_CLIENT_SECRET": "",
     }
+    env = {**setup_env, "ROLLOUT_CLIENT_ID": CLIENT_ID, "ROLLOUT_CLIENT_SECRET": SECRET}
     # What docs/django.md says to run: migrate, then create a user.
     pk = run_django(
         "from django.core.management import call_command\n"
@@ -31,11 +34,15 @@ def test_example_login_page_and_token(tmp_path: Path) -> None:
         " email='demo@example.com', verbosity=0)\n"
         "from django.contrib.auth import get_user_model\n"
         "print(get_user_model().objects.get(username='demo').pk)\n",
-        env,
+        setup_env,
         cwd=EXAMPLE,
     )
     port = free_port()
-    argv = [PYTHON, "-m", "uvicorn", "mysite.asgi:application", "--port", str(port)]
+    argv = {
+        "uvicorn": [PYTHON, "-m", "uvicorn", "mysite.asgi:application", "--port", str(port)],
+        # The middleware in MIDDLEWARE: runserver serves the token too.
+        "runserver": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+    }[server]
     with (
         running_server(argv, port, env=env, cwd=EXAMPLE, ready_path="/accounts/login/") as url,
         httpx.Client(base_url=url) as client,

@@ -1,16 +1,13 @@
 """Django REST framework: ``RolloutTokenAPIView`` with TokenAuthentication, simplejwt's
-JWTAuthentication and SessionAuthentication (and its CSRF rule), DRF's 401, throttles, schema."""
+JWTAuthentication and SessionAuthentication (and its CSRF rule), DRF's 401, throttles (the schema:
+test_drf_schema.py)."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
-import yaml
 
 from tests.django_project.testing import ensure_django, make_user, new_password
-from tests.support import PYTHON, subprocess_env, suite_only_dir, verify_token
+from tests.support import verify_token
 
 URL = "/drf/rollout-token"
 
@@ -125,31 +122,3 @@ def test_throttle_classes_per_view() -> None:
         Client().get("/drf/throttled/rollout-token", headers=headers).status_code for _ in range(3)
     ]
     assert statuses == [200, 200, 429]  # DEFAULT_THROTTLE_RATES["user"] = "2/day"
-
-
-def test_generateschema_lists_the_three_fields(tmp_path: Path) -> None:
-    env = subprocess_env(
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.django_project.settings",
-            "ROLLOUT_DJANGO_TEST_DB": str(tmp_path / "db.sqlite3"),
-        }
-    )
-    done = subprocess.run(
-        [PYTHON, "-W", "ignore::DeprecationWarning", "-m", "django", "generateschema"],
-        cwd=suite_only_dir(),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    schema = yaml.safe_load(done.stdout)
-    operation = schema["paths"]["/drf/rollout-token"]["get"]
-    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    assert {name: field["type"] for name, field in answer["properties"].items()} == {
-        "token": "string",
-        "expires_at": "integer",
-        "expires_in": "integer",
-    }
-    assert set(schema["paths"]["/drf/rollout-token"]) == {"get"}

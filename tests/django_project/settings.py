@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "corsheaders",  # its checks; CorsMiddleware only where a test adds it (test_django_cors.py)
     "rollout_middleware.contrib.django",  # the system checks of the ROLLOUT_* settings
 ]
 

@@ -1,4 +1,8 @@
-"""ASGI entry point: ``uvicorn mysite.asgi:application``."""
+"""ASGI entry point: ``uvicorn mysite.asgi:application``.
+
+Django's own application: RolloutTokenMiddleware (settings.MIDDLEWARE) answers the token path,
+under this server and under ``manage.py runserver`` alike.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from rollout_middleware.contrib.django import rollout_asgi
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 
-application = rollout_asgi(get_asgi_application())
+application = get_asgi_application()

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rollout_middleware.contrib.django",  # system checks of the ROLLOUT_* settings
 ]
 
 MIDDLEWARE = [
@@ -30,6 +31,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rollout_middleware.contrib.django.RolloutTokenMiddleware",  # GET /rollout-token
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -65,6 +67,14 @@ STATIC_URL = "/static/"
 USE_TZ = True
 
 # --- Rollout ---------------------------------------------------------------------------------
-# ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET are read from the environment when not set here.
+# ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET are read from the environment when not set here, at
+# the first token request: migrate and createsuperuser run without them.
 ROLLOUT_TOKEN_PATH = "/rollout-token"  # the default, as in Rollout's own front-end guide
 ROLLOUT_TOKEN_TTL = 900  # the default: 15 minutes
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"rollout_middleware": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -11,8 +11,5 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", login_required(TemplateView.as_view(template_name="home.html")), name="home"),
-    # Served by rollout_asgi / rollout_wsgi in asgi.py / wsgi.py. Under `manage.py runserver`
-    # (which does not load asgi.py/wsgi.py's wrapper), use the view instead:
-    #   from rollout_middleware.contrib.django import token_urlpatterns
-    #   path("", include(token_urlpatterns())),
+    # /rollout-token: answered by RolloutTokenMiddleware (settings.MIDDLEWARE), no route here.
 ]

@@ -1,4 +1,8 @@
-"""WSGI entry point: ``gunicorn mysite.wsgi``."""
+"""WSGI entry point: ``gunicorn mysite.wsgi``.
+
+Django's own application: RolloutTokenMiddleware (settings.MIDDLEWARE) answers the token path,
+under this server and under ``manage.py runserver`` alike.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from rollout_middleware.contrib.django import rollout_wsgi
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 
-application = rollout_wsgi(get_wsgi_application())
+application = get_wsgi_application()

@@ -1,7 +1,8 @@
 """System checks of the ``ROLLOUT_*`` settings (ids in the Django docs page).
 
 ``E001``-``E008`` a wrong setting, ``W001`` an unknown one, ``E010`` the middleware above
-``AuthenticationMiddleware``; under ``check --deploy``, ``E009`` missing credentials.
+``AuthenticationMiddleware``, ``W002`` a view at the middleware's path (never reached); under
+``check --deploy``, ``E009`` missing credentials.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import Resolver404, resolve
 
-from .conf import SETTINGS, missing_credentials, problems, unknown_settings
+from .conf import SETTINGS, default_decision, missing_credentials, problems, unknown_settings
 
 __all__ = ["TAG", "register_checks"]
 
@@ -63,6 +66,42 @@ def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[check
     return [] if error is None else [checks.Error(error, id="rollout_middleware.E010")]
 
 
+def shadowed_view() -> tuple[str, str] | None:
+    """The token path and the view the URLconf gives it, when ``RolloutTokenMiddleware`` (in
+    ``MIDDLEWARE``) answers that path first, so that the view is never reached; else ``None``."""
+    if not any(name in _OURS for name in getattr(settings, "MIDDLEWARE", None) or ()):
+        return None
+    try:
+        path = default_decision().settings.path
+    except ImproperlyConfigured:
+        return None  # a wrong setting: check_settings reports it
+    if path is None:
+        return None
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    except Exception:  # a broken URLconf: Django's own URL checks report it
+        return None
+    view = getattr(match.func, "view_class", match.func)  # a class-based view's class
+    return path, f"{view.__module__}.{getattr(view, '__qualname__', type(view).__qualname__)}"
+
+
+def check_shadowed_view(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    shadowed = shadowed_view()
+    if shadowed is None:
+        return []
+    path, view = shadowed
+    return [
+        checks.Warning(
+            f"The URLconf routes ROLLOUT_TOKEN_PATH {path!r} to {view}, but "
+            "RolloutTokenMiddleware answers that path first: the view is never reached.",
+            hint="Give the view another path, such as 'api/rollout-token' for DRF's view.",
+            id="rollout_middleware.W002",
+        )
+    ]
+
+
 def check_credentials(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Under ``check --deploy``: the credentials that serving tokens needs."""
     missing = missing_credentials()
@@ -81,4 +120,5 @@ def register_checks() -> None:
     """Register the checks (idempotent: Django's registry keeps a set)."""
     checks.register(check_settings, TAG)
     checks.register(check_middleware_order, TAG)
+    checks.register(check_shadowed_view, TAG, checks.Tags.urls)
     checks.register(check_credentials, TAG, deploy=True)
