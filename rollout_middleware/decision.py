@@ -240,7 +240,7 @@ class TokenDecision:
         head = method == "HEAD"
         site = headers.get("sec-fetch-site")
         if (site and "," in site) or ("," in headers.get("origin", "")):
-            return self._403[head]  # a repeated Origin or Sec-Fetch-Site: ambiguous, refused
+            return _refused(request, self._403[head])  # a repeated header: ambiguous
         if method == "OPTIONS" and cors and "access-control-request-method" in headers:
             extra: tuple[tuple[str, str], ...] = self._preflight
             requested = headers.get("access-control-request-headers")
@@ -252,7 +252,7 @@ class TokenDecision:
             and self.settings.allowed_origins
             and "access-control-request-method" in headers
         ) or (site == "cross-site" and not cors):
-            return self._403[head]
+            return _refused(request, self._403[head])
         if method not in self._methods:
             return self._405[head].with_headers(cors)
         if length is not None and length > self.settings.max_body_size and _has_body(method):
@@ -436,6 +436,19 @@ class TokenDecision:
                 "this is logged once.",
                 message,
             )
+
+
+def _refused(request: TokenRequest, answer: Answer) -> Answer:
+    """Log a cross-site refusal at INFO: with a CORS middleware before ours the preflight
+    succeeds, so only this line says why the fetch fails."""
+    logger.info(
+        "Refused a cross-site request for a Rollout token at %s (Origin: %r): a page of another "
+        "origin may fetch a token only if allowed_origins (ROLLOUT_ALLOWED_ORIGINS) lists its "
+        "origin",
+        request.path,
+        request.headers.get("origin"),
+    )
+    return answer
 
 
 def _hook_failed() -> None:

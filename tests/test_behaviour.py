@@ -488,3 +488,16 @@ def test_resolvers_own_timeout_error_is_a_500_not_a_503(
     [record] = [r for r in caplog.records if r.name == "rollout_middleware"]
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], TimeoutError)
+
+
+def test_a_cross_site_refusal_is_logged_at_info_naming_the_option(
+    shell: Shell, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rollout_middleware")
+    origin = {"origin": "https://other.example", "sec-fetch-site": "cross-site"}
+    with shell.client() as client:
+        assert client.get("/rollout-token", headers={**ALICE, **origin}).status_code == 403
+    [message] = [r.getMessage() for r in caplog.records if ours(r)]
+    assert "Refused a cross-site request for a Rollout token at /rollout-token" in message
+    assert "'https://other.example'" in message
+    assert "allowed_origins (ROLLOUT_ALLOWED_ORIGINS)" in message

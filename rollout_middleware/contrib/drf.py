@@ -23,7 +23,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ..decision import Answer, TokenDecision, TokenRequest
-from .django import answer_response, log_refusal, request_body, token_request, user_id_of
+from .django import answer_response, request_body, token_request, user_id_of
 from .django.conf import checked_at_url_load, default_decision
 
 if TYPE_CHECKING:
@@ -227,7 +227,6 @@ class RolloutTokenAPIView(APIView):
             found, request_body(request._request, decision.settings.max_body_size)
         )
         if self._early is not None:
-            log_refusal(found, self._early)
             return
         try:
             super().initial(request, *args, **kwargs)

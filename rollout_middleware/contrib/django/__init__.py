@@ -46,7 +46,6 @@ from .conf import checked_at_url_load, default_decision, settings_for, shell_opt
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "RolloutTokenMiddleware",
@@ -284,41 +283,24 @@ async def _chunks(body: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def log_refusal(found: TokenRequest, answer: Answer) -> None:
-    """Log the core's cross-site ``403`` at INFO, naming the setting that allows an origin: with
-    django-cors-headers the preflight succeeds, so only this log says why the fetch fails."""
-    if answer.status == 403:
-        logger.info(
-            "Refused a cross-site request for a Rollout token at %s (Origin: %r): a page of "
-            "another origin may fetch a token only if ROLLOUT_ALLOWED_ORIGINS lists its origin",
-            found.path,
-            found.headers.get("origin"),
-        )
-
-
 def answer_request(decision: TokenDecision, request: HttpRequest) -> Answer:
     """The answer to a Django request for the token, for ``request.user``; sync."""
-    found = token_request(decision, request)
-    answer = decision.handle(
-        found,
+    return decision.handle(
+        token_request(decision, request),
         lambda: user_id_of(request.user),
         request_body(request, decision.settings.max_body_size),
     )
-    log_refusal(found, answer)
-    return answer
 
 
 async def answer_request_async(
     decision: TokenDecision, request: HttpRequest, find_user: Callable[[], Any]
 ) -> Answer | None:
     """:func:`answer_request` on the event loop, the user from ``find_user()``."""
-    found = token_request(decision, request)
-    answer = await decision.handle_async(
-        found, find_user, _chunks(request_body(request, decision.settings.max_body_size))
+    return await decision.handle_async(
+        token_request(decision, request),
+        find_user,
+        _chunks(request_body(request, decision.settings.max_body_size)),
     )
-    if answer is not None:
-        log_refusal(found, answer)
-    return answer
 
 
 def answer_response(
