@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from importlib import import_module
