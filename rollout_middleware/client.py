@@ -1,31 +1,4 @@
-"""Call Rollout's API from Python, as one of your users.
-
-:class:`RolloutAuth` is an :class:`httpx.Auth` (install the ``httpx`` extra) that signs each request
-with ``Authorization: Bearer <token>`` for one user id. It behaves like Rollout's own front-end client:
-
-- the token is minted once and reused until ``refresh_margin`` seconds before it expires, then
-  minted again;
-- when Rollout answers 401, a fresh token is minted and the request is sent once more; a second 401
-  is returned to the caller as it is (no loop).
-
-The same instance works with :class:`httpx.Client` and :class:`httpx.AsyncClient`, from many threads
-and tasks at once. Its state (the current token) is guarded by a :class:`threading.Lock` that is held
-only while a token is compared or minted (one HMAC, no I/O and no ``await``), so tasks on an event
-loop cannot interleave inside it, and threads wait for microseconds at most.
-
-:func:`rollout_client` and :func:`async_rollout_client` build a client for one user, with
-``base_url`` set to one of Rollout's APIs (by default the credentials API)::
-
-    from rollout_middleware.client import rollout_client
-
-    with rollout_client("user-123") as rollout:  # ROLLOUT_CLIENT_ID / ROLLOUT_CLIENT_SECRET
-        credentials = rollout.get("/credentials", params={"includeProfile": "true"})
-        for credential in credentials.json():
-            print(credential["id"], credential["appKey"], credential.get("label"))
-
-Those clients also retry (:class:`Retry`) and raise :class:`RolloutAPIError` for a status >= 400.
-:func:`paginate` and :func:`apaginate` walk Rollout's list endpoints. See ``docs/client.md``.
-"""
+"""Call Rollout's API from Python, as one of your users."""
 
 from __future__ import annotations
 
@@ -176,12 +149,7 @@ def _positive(value: object) -> bool:
 
 @dataclass(frozen=True)
 class Retry:
-    """When and how long the clients wait and try again; ``retry=None`` turns retrying off.
-
-    ``attempts`` bounds the tries of one request after 429 or 5xx, ``max_wait`` the seconds slept
-    for them. A 409 is waited out only for ``wait_for_data`` seconds (0: raise at once).
-    ``sleep``, ``async_sleep`` and ``random`` are there for tests.
-    """
+    """When and how long the clients wait and try again; ``retry=None`` turns retrying off."""
 
     attempts: int = 4
     backoff: float = 0.5
@@ -277,23 +245,7 @@ _Step = httpx.Request | float
 
 
 class RolloutAuth(httpx.Auth):
-    """Sign httpx requests as ``user_id`` with a Rollout auth token.
-
-    Give either ``issuer`` (a :class:`~rollout_middleware.tokens.TokenIssuer`, whose clock is used to
-    tell when a token is about to expire) or ``client_id``/``client_secret``/``ttl``, each of which
-    falls back to ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET`` in ``environ`` (the process
-    environment, read at construction, by default). ``refresh_margin``
-    is how many seconds before its ``exp`` a token is replaced, from 0 to less than the ttl; it
-    absorbs clock differences with Rollout and the time a request takes.
-
-    ``retry`` (a :class:`Retry`, off by default) sends a request again after 429, 5xx or 409;
-    ``raise_errors`` raises :class:`RolloutAPIError` for a final status >= 400.
-
-    The user id is checked, and the issuer built, here: a wrong configuration raises
-    :class:`~rollout_middleware.errors.ConfigurationError` (or
-    :class:`~rollout_middleware.errors.InvalidUserIdError`) at construction, never at a request.
-    Request bodies are read into memory before sending, so that a retry can send them again.
-    """
+    """Sign httpx requests as ``user_id`` with a Rollout auth token."""
 
     requires_request_body = True
 
@@ -346,13 +298,7 @@ class RolloutAuth(httpx.Auth):
         return self._token()[1]
 
     def _token(self, refused: int | None = None) -> tuple[int, str]:
-        """The current token and its generation; replace it first if needed.
-
-        ``refused`` is the generation of a token Rollout answered 401 to: if it is still the current
-        one, it is replaced. If another thread or task replaced it meanwhile, that newer token is
-        returned, so that a burst of 401s mints one token, not one each. (Generations, not token
-        strings, are compared: two tokens minted in the same second are the same string.)
-        """
+        """The current token and its generation; replace it first if needed."""
         with self._lock:
             current = self._current
             if (
@@ -469,12 +415,7 @@ def rollout_client(
     raise_errors: bool = True,
     **client_options: Any,
 ) -> httpx.Client:
-    """An :class:`httpx.Client` on ``base_url`` (the credentials API by default) acting as ``user_id``.
-
-    ``issuer`` defaults to one built from ``ROLLOUT_CLIENT_ID``/``ROLLOUT_CLIENT_SECRET``.
-    ``credential_id`` is sent as ``X-Rollout-Credential-Id``. ``retry`` and ``raise_errors`` go to
-    :class:`RolloutAuth`. ``client_options`` go to :class:`httpx.Client` (``timeout``, ``transport``...).
-    """
+    """An :class:`httpx.Client` on ``base_url`` (the credentials API by default) acting as ``user_id``."""
     return httpx.Client(
         **_client_options(
             user_id,

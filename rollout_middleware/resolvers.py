@@ -1,16 +1,4 @@
-"""Ready-made user resolvers for common stacks.
-
-Each returns the user id or ``None``. The ASGI resolvers are ``async``: they only read the scope, so
-they run on the event loop, with no thread hop. The WSGI resolver is sync, run on the request thread.
-
-- :func:`session_user` reads Starlette's ``SessionMiddleware`` session;
-- :func:`authenticated_user` reads Starlette's ``AuthenticationMiddleware`` user;
-- :func:`trusted_header` and :func:`trusted_environ_header` read a header that an upstream proxy sets
-  after authenticating the user.
-
-The middleware that fills ``scope["session"]`` or ``scope["user"]`` must run before (outside) the
-token middleware: list it first in Starlette's ``middleware=[...]``.
-"""
+"""Ready-made user resolvers for common stacks."""
 
 from __future__ import annotations
 
@@ -39,12 +27,7 @@ _ORDER = (
 
 
 def session_user(key: str = "user_id") -> AsyncResolver:
-    """Resolve the user id stored under ``key`` in Starlette's session (``scope["session"]``).
-
-    Anonymous (no session, or no ``key`` in it) resolves to ``None``. Raises
-    :class:`~rollout_middleware.errors.ConfigurationError` at the first request if no
-    ``SessionMiddleware`` runs before the token middleware.
-    """
+    """Resolve the user id stored under ``key`` in Starlette's session (``scope["session"]``)."""
 
     async def resolve(scope: Scope) -> Any:
         if "session" not in scope:
@@ -58,13 +41,7 @@ def session_user(key: str = "user_id") -> AsyncResolver:
 
 
 def authenticated_user(attribute: str = "identity") -> AsyncResolver:
-    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``.
-
-    Works with Starlette's ``AuthenticationMiddleware``. ``identity`` is Starlette's id of a user
-    (``SimpleUser.identity`` is its user name); give your user class's id attribute if it differs.
-    Starlette releases before 1.7 leave ``SimpleUser.identity`` unimplemented: there its
-    ``username`` is used, as Starlette 1.7 does.
-    """
+    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``."""
 
     async def resolve(scope: Scope) -> Any:
         if "user" not in scope:
@@ -92,12 +69,7 @@ def _check_header_name(name: str) -> str:
 
 
 def trusted_header(name: str) -> AsyncResolver:
-    """Resolve the user id from request header ``name``, set by an upstream proxy (ASGI).
-
-    Only use it when a proxy that you control authenticates every request and removes this header
-    from what clients send: otherwise anyone can claim any user. A missing or empty header resolves
-    to ``None``.
-    """
+    """Resolve the user id from request header ``name``, set by an upstream proxy (ASGI)."""
     wanted = _check_header_name(name).lower().encode("latin-1")
 
     async def resolve(scope: Scope) -> Any:

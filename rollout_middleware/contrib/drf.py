@@ -1,9 +1,4 @@
-"""Django REST framework: :class:`RolloutTokenAPIView`, the token for the user DRF authenticated.
-
-The core's early answers (403, 405, 413, the preflight) come before DRF authenticates; then DRF's
-authentication, permissions (``IsAuthenticated`` by default) and throttles; then the core's answer.
-See the DRF docs page.
-"""
+"""Django REST framework: :class:`RolloutTokenAPIView`, the token for the user DRF authenticated."""
 
 from __future__ import annotations
 
@@ -162,11 +157,7 @@ def _make_schema_class(descriptor: type[Any], base: type[Any]) -> type[Any]:
 class RolloutTokenSchema(ViewInspector):
     """The schema of :class:`RolloutTokenAPIView`: the token answer and its errors, in the
     flavour of the project's ``DEFAULT_SCHEMA_CLASS`` (DRF's ``AutoSchema``, drf-spectacular's, or
-    a subclass of either), as DRF's default ``schema`` picks its class.
-
-    ``kwargs`` (``operation_id_base``, ``tags``) go to DRF's ``AutoSchema``. The operationId comes
-    from the route's path (``getApiRolloutToken``), so two routes never share one.
-    """
+    a subclass of either), as DRF's default ``schema`` picks its class."""
 
     #: As both generators' ``AutoSchema`` (drf-spectacular's ``@extend_schema`` reads it).
     method_mapping = AutoSchema.method_mapping

@@ -1,9 +1,4 @@
-"""FastAPI: :func:`rollout_token_router`, the token route for the user a FastAPI dependency names.
-
-The route's handler asks the core for an early answer (403, 405, 413, the preflight) before FastAPI
-solves a dependency; then the dependency gives the user id and the core the answer. An
-``HTTPException`` the dependency raises is the app's to render. See the FastAPI docs page.
-"""
+"""FastAPI: :func:`rollout_token_router`, the token route for the user a FastAPI dependency names."""
 
 from __future__ import annotations
 
@@ -137,12 +132,7 @@ _ERRORS: tuple[tuple[int, str, bool], ...] = (
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
-    """The token route's answers, each under the media type it is sent with.
-
-    FastAPI documents a ``model`` of ``responses`` under ``application/json`` (the route's
-    ``response_class`` has no media type of its own): the token, and FastAPI's ``{"detail"}``. The
-    problem's schema, registered once through ``response_model``, is named by reference.
-    """
+    """The token route's answers, each under the media type it is sent with."""
     responses: dict[int | str, dict[str, Any]] = {
         200: {"model": RolloutToken, "description": "A fresh token, minted for this request."}
     }
@@ -158,12 +148,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
 
 
 class _TokenRoute(APIRoute):
-    """A FastAPI route whose handler asks the decision for an early answer first.
-
-    ``get_route_handler`` is FastAPI's documented hook ("Custom Request and APIRoute class"): the
-    handler it returns runs before FastAPI reads the body or solves any dependency. Each router
-    has its own subclass, holding its decision.
-    """
+    """A FastAPI route whose handler asks the decision for an early answer first."""
 
     decision: ClassVar[TokenDecision]
 
@@ -303,12 +288,7 @@ def _declared(parameter: inspect.Parameter, globalns: dict[str, Any]) -> bool:
 
 
 def _check_parameters(call: Callable[..., Any]) -> None:
-    """Refuse a dependency FastAPI would feed from the query string or the body.
-
-    That is where a middleware resolver (``resolve_user(scope)``), a ``request`` without its
-    annotation, or an annotation FastAPI cannot resolve ends up, and a user id the client chooses
-    would be a token for anyone. The signature is read as FastAPI reads it.
-    """
+    """Refuse a dependency FastAPI would feed from the query string or the body."""
     try:
         signature = inspect.signature(call, eval_str=True)
     except (TypeError, ValueError):  # no signature to read: FastAPI will judge it
@@ -381,18 +361,7 @@ def rollout_token_router(
     generate_unique_id_function: Callable[[APIRoute], str] | None = None,
     **options: Unpack[AnswerOptions],
 ) -> APIRouter:
-    """An ``APIRouter`` serving Rollout tokens at ``path`` for the user ``user_id`` names.
-
-    ``user_id`` is a FastAPI dependency (sync or async, with its own dependencies) returning the
-    user id (``str``, ``int`` or ``UUID``) or ``None``; ``Depends(...)`` and
-    ``Security(..., scopes=[...])`` work too. Include it with ``app.include_router(...)``; a
-    ``prefix=`` there goes before ``path``. ``tags``, ``dependencies``, ``responses``,
-    ``deprecated``, ``include_in_schema`` and ``generate_unique_id_function`` are
-    ``APIRouter``'s. ``options`` are the answer options of the middleware (see the module docs).
-
-    Raises :class:`~rollout_middleware.errors.ConfigurationError` for a wrong option, or a
-    ``user_id`` that is not a dependency returning a user id; ``TypeError`` for an unknown keyword.
-    """
+    """An ``APIRouter`` serving Rollout tokens at ``path`` for the user ``user_id`` names."""
     for name in options:
         if name in _NOT_TAKEN:
             raise TypeError(

@@ -1,9 +1,4 @@
-"""Flask: :class:`RolloutToken`, an extension that adds the token route to an app or a blueprint.
-
-Settings come from the keywords, then ``app.config``, then the environment (``ROLLOUT_*``); see the
-Flask docs page. ``resolve_user()`` takes no argument and runs in the request context, after the
-app's ``before_request`` hooks (and inside the ``decorators``, if any).
-"""
+"""Flask: :class:`RolloutToken`, an extension that adds the token route to an app or a blueprint."""
 
 from __future__ import annotations
 
@@ -53,13 +48,7 @@ ViewDecorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 class RolloutToken:
     """Serve Rollout tokens from a Flask app, or from a blueprint, for the user ``resolve_user()``
-    names.
-
-    Give ``app`` (a ``Flask`` app or a ``Blueprint``), or call :meth:`init_app` in an application
-    factory. ``decorators`` wrap the token view, as Flask's ``View.decorators`` do (the first one
-    innermost). Keyword options win over ``app.config`` and the environment; they are checked
-    here, the rest by :meth:`init_app` (for a blueprint: when it is registered on the app).
-    """
+    names."""
 
     def __init__(
         self,
@@ -168,13 +157,7 @@ def _rule_key(rule: Rule, map: Map) -> tuple[str, str, str | None]:
 
 
 def _guard_routes(app: Flask) -> None:
-    """Make every rule the app adds from now on refuse a token route's path.
-
-    Flask builds each rule with ``app.url_rule_class`` (``@app.route``, ``add_url_rule``, a
-    blueprint's routes) and binds it to ``app.url_map``; this app's class becomes a subclass
-    whose ``bind`` raises before the rule is added, so a clash fails where the app is built,
-    whichever comes first, never as a 405 at the first request.
-    """
+    """Make every rule the app adds from now on refuse a token route's path."""
     if hasattr(app.url_rule_class, _GUARDED):
         return
     base: type[Rule] = app.url_rule_class

@@ -74,11 +74,7 @@ async def _object(request: Request) -> dict[str, Any]:
 
 
 class CRM:
-    """People and webhook subscriptions in memory, per credential id.
-
-    ``credential_of(request)`` checks the token and ``X-Rollout-Credential-Id`` and returns the id,
-    or raises.
-    """
+    """People and webhook subscriptions in memory, per credential id."""
 
     def __init__(
         self,

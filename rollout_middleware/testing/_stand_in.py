@@ -140,11 +140,7 @@ def _icon_svg(app_key: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class SeenRequest:
-    """One request the stand-in answered.
-
-    ``path`` is relative to the stand-in's mount point. ``token`` is the Bearer token as sent (or
-    ``None``), ``subject`` its ``sub`` once accepted, ``reason`` the :class:`Rejection` of a 401.
-    """
+    """One request the stand-in answered."""
 
     method: str
     path: str
@@ -188,11 +184,7 @@ def _is_number(value: object) -> bool:
 
 
 class RolloutAPIStandIn:
-    """Rollout's API for one client id and secret, in memory. See the module docstring.
-
-    ``connectors`` replaces :data:`DEFAULT_CONNECTORS`. ``clock`` returns the POSIX time that ``exp``
-    and ``iat`` are compared with. The secret appears in no ``repr``, record or response.
-    """
+    """Rollout's API for one client id and secret, in memory. See the module docstring."""
 
     def __init__(
         self,
@@ -304,11 +296,7 @@ class RolloutAPIStandIn:
         return self._forced
 
     def force_status(self, status: int, n: int = 1, *, retry_after: str | None = None) -> None:
-        """Answer the next ``n`` requests that carry a valid token with ``status`` (not 401).
-
-        A 409 says the credential's data is not ready, a 429 that the rate limit is reached.
-        ``retry_after`` is sent as ``Retry-After``. ``force_status(status, 0)`` cancels.
-        """
+        """Answer the next ``n`` requests that carry a valid token with ``status`` (not 401)."""
         if not 400 <= status <= 599 or status == 401:
             raise ValueError("status must be from 400 to 599, but not 401 (use force_401)")
         if n < 0:

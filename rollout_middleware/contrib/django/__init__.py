@@ -1,10 +1,4 @@
-"""Django: Rollout tokens for Django's logged-in user.
-
-``MIDDLEWARE`` (:class:`RolloutTokenMiddleware`, recommended), the ``asgi.py``/``wsgi.py`` wrappers
-(:func:`rollout_asgi`, :func:`rollout_wsgi`), or a view (:func:`token_urlpatterns`,
-:class:`RolloutTokenView`). Settings are the ``ROLLOUT_*`` settings; add the app
-``"rollout_middleware.contrib.django"`` for their system checks. See the Django docs page.
-"""
+"""Django: Rollout tokens for Django's logged-in user."""
 
 from __future__ import annotations
 
@@ -80,19 +74,7 @@ def _keep_session_key() -> None:
 
 
 def user_id_for_session(session_key: str) -> object:
-    """The id of the active user logged in to the session ``session_key``, or ``None``. Sync.
-
-    The session is opened with ``SESSION_ENGINE``'s ``SessionStore``, as ``SessionMiddleware``
-    does, and the user found by :func:`django.contrib.auth.get_user`, Django's own code: the
-    backend recorded in the session must be in ``AUTHENTICATION_BACKENDS``, and the session auth
-    hash must match the user's (a password change logs out; Django then flushes the session, as on
-    any request). One difference: when the hash matches only a ``SECRET_KEY_FALLBACKS`` key, Django
-    would rotate the session key, but a token answer cannot set the new cookie, so the key is left
-    for the user's next ordinary request to rotate.
-
-    Stale database connections are closed before and after, as Django's request cycle does. Call
-    it from a thread where the ORM may run (never on the event loop).
-    """
+    """The id of the active user logged in to the session ``session_key``, or ``None``. Sync."""
     close_old_connections()
     try:
         engine = import_module(settings.SESSION_ENGINE)
@@ -119,13 +101,7 @@ def _scope_cookies(scope: Scope) -> str:
 
 
 async def user_id_from_scope(scope: Scope) -> object:
-    """ASGI resolver: the id of the Django user logged in to this request's session, or ``None``.
-
-    Without a session cookie it answers at once. Otherwise :func:`user_id_for_session` runs through
-    :func:`asgiref.sync.sync_to_async` with ``thread_sensitive=True`` inside a
-    :class:`~asgiref.sync.ThreadSensitiveContext`, exactly as Django's ``ASGIHandler`` runs a
-    request's sync code: ORM calls on a thread of this request's own, never on the event loop.
-    """
+    """ASGI resolver: the id of the Django user logged in to this request's session, or ``None``."""
     session_key = _session_key(_scope_cookies(scope))
     if session_key is None:
         return None
@@ -213,9 +189,7 @@ def rollout_asgi(
     on_issue: Callable[..., Any] | None = None,
     max_body_size: int | None = None,
 ) -> _ASGIMiddleware:
-    """Wrap Django's ASGI application: ``application = rollout_asgi(get_asgi_application())``.
-
-    A sync ``resolve_user`` or ``on_issue`` runs on Django's thread for ORM code."""
+    """Wrap Django's ASGI application: ``application = rollout_asgi(get_asgi_application())``."""
     _check_asgi_app(app)
     given = {"on_issue": on_issue, "max_body_size": max_body_size}
     return _shell(  # type: ignore[no-any-return]
@@ -317,11 +291,7 @@ def answer_response(
 
 
 class RolloutTokenView:
-    """A Django view serving a token for ``request.user``, with the middleware's answers.
-
-    The ``ROLLOUT_*`` settings but ``ROLLOUT_TOKEN_PATH`` (the URLconf places it) are read here.
-    It is not ``csrf_exempt``: a ``POST`` needs Django's CSRF token, as every POST does.
-    """
+    """A Django view serving a token for ``request.user``, with the middleware's answers."""
 
     __slots__ = ("decision",)
 
@@ -361,10 +331,7 @@ setting_changed.connect(_settings_changed, dispatch_uid="rollout_middleware.cont
 def token_urlpatterns(
     view: Callable[[HttpRequest], HttpResponse] | None = None,
 ) -> list[URLPattern]:
-    """The token route at ``ROLLOUT_TOKEN_PATH``, named ``"rollout-token"``, for ``include()``.
-
-    A wrong setting raises now, as the URLconf loads; with the app in ``INSTALLED_APPS`` the
-    system checks report it instead (``manage.py check`` loads the URLconf too)."""
+    """The token route at ``ROLLOUT_TOKEN_PATH``, named ``"rollout-token"``, for ``include()``."""
     if not checked_at_url_load():
         return []
     route = default_decision().settings.path or _config.DEFAULT_PATH

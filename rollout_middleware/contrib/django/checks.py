@@ -1,9 +1,4 @@
-"""System checks of the ``ROLLOUT_*`` settings (ids in the Django docs page).
-
-``E001``-``E008`` a wrong setting, ``W001`` an unknown one, ``E010`` the middleware above
-``AuthenticationMiddleware``, ``W002`` a view at the middleware's path (never reached); under
-``check --deploy``, ``E009`` missing credentials.
-"""
+"""System checks of the ``ROLLOUT_*`` settings (ids in the Django docs page)."""
 
 from __future__ import annotations
 
