@@ -1,0 +1,154 @@
+"""Every Python block of README.md and docs/*.md runs as printed.
+
+Each block runs as a script in its own process, with test credentials in the environment and a
+short timeout; a block that defines pytest tests runs under pytest. One that starts a server and is
+still serving when the time is up counts as running. A block right after a line
+``<!-- fragment -->`` is a fragment on purpose, and is not run. A block indented inside a list item
+runs with the fence's indentation taken off.
+
+The blocks of pages that other people are fixing are listed in ``OTHERS_FIX``, and expected to
+fail (strictly: once fixed, a block must leave the list).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import CLIENT_ID, ROOT, SECRET, subprocess_env
+
+#: A fenced Python block, its fence's indentation, and a ``<!-- fragment -->`` line just before it.
+BLOCK = re.compile(
+    r"^(?P<fragment>[ \t]*<!-- fragment -->\n)?"
+    r"(?P<indent>[ \t]*)```python[^\n]*\n(?P<code>.*?)^(?P=indent)```[ \t]*$",
+    re.M | re.S,
+)
+SERVING = 8.0  # seconds: a block still running then is a server that started
+
+#: The environment the pages tell readers to set: the credentials, and the secrets that
+#: docs/aiohttp.md and docs/tornado.md say to make with ``secrets.token_hex(32)``.
+PAGE_ENV = {
+    "ROLLOUT_CLIENT_ID": CLIENT_ID,
+    "ROLLOUT_CLIENT_SECRET": SECRET,
+    "SESSION_KEY": secrets.token_hex(32),
+    "COOKIE_SECRET": secrets.token_hex(32),
+}
+
+#: Blocks known to fail, on pages their owners are fixing (``page#index``, counting every Python
+#: block of the page, fragments included). Strict: a block that runs must be taken off.
+OTHERS_FIX = {
+    "README.md#1",  # NameError: User, get_current_active_user (FastAPI's tutorial names)
+    "README.md#4",  # NameError: application
+    "README.md#5",  # NameError: app (no aiohttp import, no web.Application)
+    "README.md#6",  # NameError: tornado, BaseHandler
+    "README.md#8",  # calls Rollout's real API over the network: no such host offline
+    "docs/compat.md#0",  # NameError: RolloutTokenEndpoint (not imported)
+    "docs/compat.md#1",  # NameError: config
+    "docs/django.md#5",  # a urls.py run as a script: AppRegistryNotReady (no django.setup())
+    "docs/drf.md#0",  # importing the DRF view before django.setup(): AppRegistryNotReady
+    "docs/fastapi.md#0",  # NameError: User
+    "docs/fastapi.md#1",  # NameError: Request (not imported)
+    "docs/fastapi.md#2",  # NameError: app
+    "docs/fastapi.md#3",  # NameError: app
+    "docs/flask.md#1",  # NameError: RolloutToken (not imported)
+    "docs/flask.md#2",  # NameError: RolloutToken (not imported)
+}
+
+
+def extract(text: str) -> list[tuple[int, str]]:
+    """The runnable blocks of a page: (index among all its Python blocks, dedented code)."""
+    found = []
+    for index, match in enumerate(BLOCK.finditer(text)):
+        if match["fragment"] is None:
+            indent = match["indent"]
+            lines = match["code"].splitlines(keepends=True)
+            found.append((index, "".join(line.removeprefix(indent) for line in lines)))
+    return found
+
+
+def blocks() -> list[Any]:
+    found = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for index, code in extract(page.read_text()):
+            where = f"{page.relative_to(ROOT)}#{index}"
+            marks = []
+            if where in OTHERS_FIX:
+                marks.append(pytest.mark.xfail(strict=True, reason="its page's owner fixes it"))
+            found.append(pytest.param(where, code, id=where, marks=marks))
+    return found
+
+
+def run_block(where: str, code: str, tmp_path: Path) -> None:
+    script = tmp_path / "snippet_test.py"
+    script.write_text(code)
+    argv = [sys.executable, str(script)]
+    if re.search(r"^(async )?def test_", code, re.M):
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]
+    env = subprocess_env(PAGE_ENV)
+    env["DJANGO_SETTINGS_MODULE"] = "tests.django_project.settings"
+    env["ROLLOUT_DJANGO_TEST_DB"] = str(tmp_path / "db.sqlite3")
+    proc = subprocess.Popen(
+        argv,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=SERVING)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        text = output.decode(errors="replace")
+        assert "Traceback" not in text, f"{where} failed while serving:\n{text}"
+        return  # a server, still serving
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, f"{where} failed:\n{text}"
+
+
+BLOCKS = blocks()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("where", "code"), BLOCKS)
+def test_the_block_runs(where: str, code: str, tmp_path: Path) -> None:
+    run_block(where, code, tmp_path)
+
+
+def test_the_pages_have_blocks_and_others_fix_names_them() -> None:
+    wheres = {param.values[0] for param in BLOCKS}
+    assert len(wheres) >= 30
+    assert not OTHERS_FIX - wheres, OTHERS_FIX - wheres
+
+
+def test_a_broken_block_fails(tmp_path: Path) -> None:
+    """The runner is not blind: a block that raises fails it."""
+    with pytest.raises(AssertionError, match="failed"):
+        run_block("broken", "raise SystemExit(3)\n", tmp_path)
+
+
+def test_a_failing_test_in_a_block_fails(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="failed"):
+        run_block("broken", "def test_it() -> None:\n    assert False\n", tmp_path)
+
+
+def test_fragments_are_left_out() -> None:
+    text = "<!-- fragment -->\n```python\nraise\n```\n```python\nx = 1\n```\n"
+    assert extract(text) == [(1, "x = 1\n")]
+
+
+def test_blocks_in_list_items_are_dedented() -> None:
+    text = (
+        "- item:\n\n  ```python\n  if True:\n      x = 1\n\n  y = 2\n  ```\n"
+        "- other:\n\n  <!-- fragment -->\n  ```python\n  raise\n  ```\n"
+    )
+    assert extract(text) == [(0, "if True:\n    x = 1\n\ny = 2\n")]
