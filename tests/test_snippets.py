@@ -44,7 +44,8 @@ PAGE_ENV = {
 
 #: Blocks known to fail, on pages their owners are fixing (``page#index``, counting every Python
 #: block of the page, fragments included). Strict: a block that runs must be taken off.
-OTHERS_FIX = {
+OTHERS_FIX: set[str] = set()
+_OLD_OTHERS_FIX = {
     "README.md#1",  # NameError: User, get_current_active_user (FastAPI's tutorial names)
     "README.md#4",  # NameError: application
     "README.md#5",  # NameError: app (no aiohttp import, no web.Application)
@@ -86,9 +87,17 @@ def blocks() -> list[Any]:
     return found
 
 
+#: What a Django block runs in: a configured project (the test project's settings), as in a
+#: project's ``urls.py`` or ``views.py``.
+DJANGO_PRELUDE = "import django\n\ndjango.setup()\n"
+
+
 def run_block(where: str, code: str, tmp_path: Path) -> None:
     script = tmp_path / "snippet_test.py"
-    script.write_text(code)
+    in_django = re.search(r"django|rest_framework|contrib\.drf", code) and not re.search(
+        r"django\.setup\(\)|settings\.configure", code
+    )
+    script.write_text(DJANGO_PRELUDE + code if in_django else code)
     argv = [sys.executable, str(script)]
     if re.search(r"^(async )?def test_", code, re.M):
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(script)]
