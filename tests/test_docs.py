@@ -107,21 +107,7 @@ def test_the_demo_picture_is_on_the_home_and_demo_pages() -> None:
         assert "](images/demo.png)" in (ROOT / "docs" / page).read_text(), page
 
 
-#: Pages whose owners are still replacing "the README's configuration table" (or response
-#: contract) with a link to configuration.md; strict, so a fixed page must leave the set.
-README_TABLE_FIX = {"fastapi.md", "flask.md"}
-
-
-@pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(
-            p.name,
-            marks=[pytest.mark.xfail(strict=True)] if p.name in README_TABLE_FIX else [],
-        )
-        for p in sorted((ROOT / "docs").glob("*.md"))
-    ],
-)
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")))
 def test_pages_send_readers_to_the_configuration_page_not_the_readme(page: str) -> None:
     text = (ROOT / "docs" / page).read_text()
     assert not re.search(r"README'?s? (configuration|response)|\(README\b", text)

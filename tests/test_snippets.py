@@ -6,8 +6,6 @@ still serving when the time is up counts as running. A block right after a line
 ``<!-- fragment -->`` is a fragment on purpose, and is not run. A block indented inside a list item
 runs with the fence's indentation taken off.
 
-The blocks of pages that other people are fixing are listed in ``OTHERS_FIX``, and expected to
-fail (strictly: once fixed, a block must leave the list).
 """
 
 from __future__ import annotations
@@ -42,27 +40,6 @@ PAGE_ENV = {
     "COOKIE_SECRET": secrets.token_hex(32),
 }
 
-#: Blocks known to fail, on pages their owners are fixing (``page#index``, counting every Python
-#: block of the page, fragments included). Strict: a block that runs must be taken off.
-OTHERS_FIX: set[str] = set()
-_OLD_OTHERS_FIX = {
-    "README.md#1",  # NameError: User, get_current_active_user (FastAPI's tutorial names)
-    "README.md#4",  # NameError: application
-    "README.md#5",  # NameError: app (no aiohttp import, no web.Application)
-    "README.md#6",  # NameError: tornado, BaseHandler
-    "README.md#8",  # calls Rollout's real API over the network: no such host offline
-    "docs/compat.md#0",  # NameError: RolloutTokenEndpoint (not imported)
-    "docs/compat.md#1",  # NameError: config
-    "docs/django.md#5",  # a urls.py run as a script: AppRegistryNotReady (no django.setup())
-    "docs/drf.md#0",  # importing the DRF view before django.setup(): AppRegistryNotReady
-    "docs/fastapi.md#0",  # NameError: User
-    "docs/fastapi.md#1",  # NameError: Request (not imported)
-    "docs/fastapi.md#2",  # NameError: app
-    "docs/fastapi.md#3",  # NameError: app
-    "docs/flask.md#1",  # NameError: RolloutToken (not imported)
-    "docs/flask.md#2",  # NameError: RolloutToken (not imported)
-}
-
 
 def extract(text: str) -> list[tuple[int, str]]:
     """The runnable blocks of a page: (index among all its Python blocks, dedented code)."""
@@ -80,10 +57,7 @@ def blocks() -> list[Any]:
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for index, code in extract(page.read_text()):
             where = f"{page.relative_to(ROOT)}#{index}"
-            marks = []
-            if where in OTHERS_FIX:
-                marks.append(pytest.mark.xfail(strict=True, reason="its page's owner fixes it"))
-            found.append(pytest.param(where, code, id=where, marks=marks))
+            found.append(pytest.param(where, code, id=where))
     return found
 
 
@@ -133,10 +107,8 @@ def test_the_block_runs(where: str, code: str, tmp_path: Path) -> None:
     run_block(where, code, tmp_path)
 
 
-def test_the_pages_have_blocks_and_others_fix_names_them() -> None:
-    wheres = {param.values[0] for param in BLOCKS}
-    assert len(wheres) >= 30
-    assert not OTHERS_FIX - wheres, OTHERS_FIX - wheres
+def test_the_pages_have_blocks() -> None:
+    assert len({param.values[0] for param in BLOCKS}) >= 30
 
 
 def test_a_broken_block_fails(tmp_path: Path) -> None:

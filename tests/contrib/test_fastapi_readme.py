@@ -1,9 +1,8 @@
-"""The README's FastAPI section does what it says: each snippet is run as it is written there.
+"""docs/fastapi.md (and the README's fragment of it) does what it says, each snippet run as printed.
 
-The snippets are read from README.md itself, so a change to them is tested. The first one names the
-security tutorial's ``User`` and ``get_current_active_user``: they come from
-``examples/fastapi_app.py``, the tutorial app. The ``fetch`` snippet runs under Node against that
-app in a real uvicorn server.
+The first block names the security tutorial's ``User`` and ``get_current_active_user``: they come
+from ``examples/fastapi_app.py``, the tutorial app. The ``fetch`` snippet runs under Node against
+that app in a real uvicorn server.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ from fastapi.testclient import TestClient
 from ..support import CLIENT_ID, ROOT, SECRET, require_executable, verify_token
 from .test_fastapi import example_server, load_example, problem
 
-SECTION = re.search(r"^## FastAPI\n(.*?)^## ", (ROOT / "README.md").read_text(), re.M | re.S)
-assert SECTION is not None
-TEXT = SECTION.group(1)
+#: The page the README's FastAPI fragment points to: its code is tested here as it is printed.
+TEXT = (ROOT / "docs" / "fastapi.md").read_text()
 PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", TEXT, re.M | re.S)
 JS_BLOCKS = re.findall(r"^```js\n(.*?)^```", TEXT, re.M | re.S)
 INLINE = re.findall(r"`([^`\n]+)`", TEXT)
@@ -53,18 +51,20 @@ def run_snippet(code: str, **names: Any) -> dict[str, Any]:
     return namespace
 
 
-def test_the_sections_snippets_are_found() -> None:
-    assert len(PYTHON_BLOCKS) == 2
+def test_the_pages_snippets_are_found() -> None:
+    assert len(PYTHON_BLOCKS) >= 2
     assert len(JS_BLOCKS) == 1
-    assert "app.mount" not in "".join(PYTHON_BLOCKS)
+    assert "app.mount(" not in "".join(PYTHON_BLOCKS)
 
 
-def test_docs_fastapi_md_shows_the_same_code() -> None:
-    """docs/fastapi.md's wiring and fetch are the README's, so these tests cover them too."""
-    doc = (ROOT / "docs" / "fastapi.md").read_text()
-    wiring = re.findall(r"^```python\n(.*?)^```", doc, re.M | re.S)[0]
-    assert wiring.replace(', tags=["rollout"]', "") == PYTHON_BLOCKS[0]  # the docs add tags=
-    assert JS_BLOCKS[0] in doc
+def test_the_readme_shows_the_pages_wiring() -> None:
+    """The README's FastAPI fragment is this page's wiring, so these tests cover it too."""
+    readme = (ROOT / "README.md").read_text()
+    fragment = re.search(r"^### FastAPI\n.*?```python\n(.*?)^```", readme, re.M | re.S)
+    assert fragment is not None
+    for line in fragment.group(1).splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            assert line.split("  #")[0].rstrip() in PYTHON_BLOCKS[0], line
 
 
 def test_the_dependency_snippet(example: ModuleType) -> None:
@@ -94,7 +94,7 @@ def test_the_dependency_snippet(example: ModuleType) -> None:
             "$ref": "#/components/schemas/RolloutToken"
         }
         # "Tests log a user in with ..."
-        override = inline("app.dependency_overrides[current_user_id]")
+        override = next(b for b in PYTHON_BLOCKS if b.startswith("app.dependency_overrides"))
         run_snippet(override, app=app, current_user_id=namespace["current_user_id"])
         assert verify_token(client.get("/rollout-token").json()["token"])["sub"] == "alice"
 
@@ -102,10 +102,10 @@ def test_the_dependency_snippet(example: ModuleType) -> None:
 def test_the_prefix_sentence(example: ModuleType) -> None:
     """``include_router(..., prefix="/api")`` puts the token at ``/api/rollout-token``, and
     ``request.url_for("rollout_token")`` builds its URL."""
-    assert 'prefix="/api"' in inline("include_router(")
+    assert 'prefix="/api"' in inline("app.include_router(..., prefix")
     namespace = run_snippet(
         PYTHON_BLOCKS[0].replace(
-            "app.include_router(rollout_token_router(current_user_id))",
+            'app.include_router(rollout_token_router(current_user_id, tags=["rollout"]))',
             'app.include_router(rollout_token_router(current_user_id), prefix="/api")',
         ),
         User=example.User,
@@ -135,7 +135,12 @@ def add_login(app: FastAPI) -> None:
 def test_the_session_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
-    app: FastAPI = run_snippet(PYTHON_BLOCKS[1])["app"]
+    from rollout_middleware.contrib.fastapi import rollout_token_router
+
+    namespace = run_snippet(
+        PYTHON_BLOCKS[1], app=FastAPI(), rollout_token_router=rollout_token_router
+    )
+    app: FastAPI = namespace["app"]
     add_login(app)
     with TestClient(app) as client:
         problem(client.get("/rollout-token"), 401)
@@ -172,8 +177,11 @@ def test_the_scope_based_ways(kind: str, monkeypatch: pytest.MonkeyPatch) -> Non
     served below it."""
     monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
-    statement = inline(
-        "app.add_middleware(RolloutTokenMiddleware" if kind == "middleware" else "app.add_route("
+    middleware = next(b for b in PYTHON_BLOCKS if "app.add_middleware(RolloutTokenMiddleware" in b)
+    statement = (
+        middleware.splitlines()[-2]  # the add_middleware line (the session is added by the test)
+        if kind == "middleware"
+        else inline("app.add_route(")
     )
     app = scope_app(statement)
     with TestClient(app, follow_redirects=False) as client:
@@ -187,9 +195,8 @@ def test_not_app_mount(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the README warns of: a mount redirects the path itself and serves every path below."""
     monkeypatch.setenv("ROLLOUT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
-    assert "a mount answers `GET /rollout-token` with a redirect to `/rollout-token/`" in " ".join(
-        TEXT.split()
-    )
+    said = "a mount answers `GET /rollout-token` with a `307` to `/rollout-token/`"
+    assert said in " ".join(TEXT.split())
     app = scope_app('app.mount("/rollout-token", RolloutTokenEndpoint(resolve_user=...))')
     with TestClient(app, follow_redirects=False) as client:
         redirect = client.get("/rollout-token")
@@ -209,8 +216,8 @@ def test_the_fetch_snippet_with_a_bearer_token() -> None:
         "const base = process.argv[1];\n"
         "const accessToken = process.argv[2];\n"
         "const fetch = (url, init) => globalThis.fetch(base + url, init);\n"
-        f"{JS_BLOCKS[0]}\n"
-        "fetchRolloutToken().then((token) => console.log(token));\n"
+        + "\n".join(line for line in JS_BLOCKS[0].splitlines() if not line.startswith("<"))
+        + "\nfetchRolloutToken().then((token) => console.log(token));\n"
     )
     with example_server() as url:
         login = httpx.post(url + "/token", data={"username": "johndoe", "password": "secret"})
