@@ -4,7 +4,8 @@ Each returns the user id or ``None``. The ASGI resolvers are ``async``: they onl
 they run on the event loop, with no thread hop. The WSGI resolver is sync, run on the request thread.
 
 - :func:`session_user` reads Starlette's ``SessionMiddleware`` session;
-- :func:`authenticated_user` reads Starlette's ``AuthenticationMiddleware`` user;
+- :func:`authenticated_user` reads the user of Starlette's ``AuthenticationMiddleware`` (or of
+  Litestar's authentication middleware);
 - :func:`trusted_header` and :func:`trusted_environ_header` read a header that an upstream proxy sets
   after authenticating the user.
 
@@ -60,24 +61,47 @@ def session_user(key: str = "user_id") -> AsyncResolver:
 def authenticated_user(attribute: str = "identity") -> AsyncResolver:
     """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``.
 
-    Works with Starlette's ``AuthenticationMiddleware``. ``identity`` is Starlette's id of a user
-    (``SimpleUser.identity`` is its user name); give your user class's id attribute if it differs.
-    Starlette releases before 1.7 leave ``SimpleUser.identity`` unimplemented: there its
-    ``username`` is used, as Starlette 1.7 does.
+    Works with Starlette's ``AuthenticationMiddleware`` (a user with ``is_authenticated``), and
+    with Litestar's authentication middleware, which sets ``scope["user"]`` only for a user it
+    authenticated (give the id attribute: ``authenticated_user("id")``). ``identity`` is
+    Starlette's id of a user (``SimpleUser.identity`` is its user name). Starlette releases before
+    1.7 leave ``SimpleUser.identity`` unimplemented: there its ``username`` is used, as Starlette
+    1.7 does. A missing user or attribute is a
+    :class:`~rollout_middleware.errors.ConfigurationError` at the request, saying why.
     """
 
     async def resolve(scope: Scope) -> Any:
+        litestar = "litestar_app" in scope
         if "user" not in scope:
             raise ConfigurationError(
-                "authenticated_user found no user: Starlette's AuthenticationMiddleware must run "
-                f"before the token middleware{_ORDER}"
+                "authenticated_user found no user: Litestar's authentication middleware did not "
+                "run for this request (it skips its exclude_http_methods, OPTIONS and HEAD by "
+                "default, its exclude paths, and routes with the exclude_from_auth opt)"
+                if litestar
+                else "authenticated_user found no user: Starlette's AuthenticationMiddleware must "
+                f"run before the token middleware{_ORDER}"
             )
         user = scope["user"]
-        if not getattr(user, "is_authenticated", False):
+        if user is None:
+            return None
+        authenticated = getattr(user, "is_authenticated", None)
+        if authenticated is None and not litestar:
+            raise ConfigurationError(
+                f"authenticated_user: scope['user'] is a {type(user).__name__} with no "
+                "is_authenticated: it reads the users of Starlette's AuthenticationMiddleware "
+                "(starlette.authentication.BaseUser) and of Litestar's authentication middleware"
+            )
+        if authenticated is not None and not authenticated:  # Litestar's: always authenticated
             return None
         if attribute == "identity" and type(user) is SimpleUser:
             return user.username  # what SimpleUser.identity is, where Starlette implements it
-        return getattr(user, attribute)
+        try:
+            return getattr(user, attribute)
+        except AttributeError:
+            raise ConfigurationError(
+                f"authenticated_user: the user, a {type(user).__name__}, has no attribute "
+                f"{attribute!r}; give the name of its id: authenticated_user('id')"
+            ) from None
 
     return resolve
 
