@@ -1,4 +1,4 @@
-"""Ready-made user resolvers for common stacks."""
+"""Ready-made user resolvers: Starlette's session and user, Litestar's user, a proxy's header."""
 
 from __future__ import annotations
 
@@ -41,20 +41,45 @@ def session_user(key: str = "user_id") -> AsyncResolver:
 
 
 def authenticated_user(attribute: str = "identity") -> AsyncResolver:
-    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``."""
+    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``.
+
+    Starlette's ``AuthenticationMiddleware``, or Litestar's (give the id attribute:
+    ``authenticated_user("id")``). A missing user or attribute is a ``ConfigurationError`` at the
+    request, saying why.
+    """
 
     async def resolve(scope: Scope) -> Any:
+        litestar = "litestar_app" in scope
         if "user" not in scope:
             raise ConfigurationError(
-                "authenticated_user found no user: Starlette's AuthenticationMiddleware must run "
-                f"before the token middleware{_ORDER}"
+                "authenticated_user found no user: Litestar's authentication middleware did not "
+                "run for this request (it skips its exclude_http_methods, OPTIONS and HEAD by "
+                "default, its exclude paths, and routes with the exclude_from_auth opt)"
+                if litestar
+                else "authenticated_user found no user: Starlette's AuthenticationMiddleware must "
+                f"run before the token middleware{_ORDER}"
             )
         user = scope["user"]
-        if not getattr(user, "is_authenticated", False):
+        if user is None:
+            return None
+        authenticated = getattr(user, "is_authenticated", None)
+        if authenticated is None and not litestar:
+            raise ConfigurationError(
+                f"authenticated_user: scope['user'] is a {type(user).__name__} with no "
+                "is_authenticated: it reads the users of Starlette's AuthenticationMiddleware "
+                "(starlette.authentication.BaseUser) and of Litestar's authentication middleware"
+            )
+        if authenticated is not None and not authenticated:  # Litestar's: always authenticated
             return None
         if attribute == "identity" and type(user) is SimpleUser:
             return user.username  # what SimpleUser.identity is, where Starlette implements it
-        return getattr(user, attribute)
+        try:
+            return getattr(user, attribute)
+        except AttributeError:
+            raise ConfigurationError(
+                f"authenticated_user: the user, a {type(user).__name__}, has no attribute "
+                f"{attribute!r}; give the name of its id: authenticated_user('id')"
+            ) from None
 
     return resolve
 

@@ -45,7 +45,7 @@ def decoded(response: httpx.Response) -> dict[str, object]:
     return claims
 
 
-@pytest.mark.parametrize("name", ["starlette_app", "flask_app"])
+@pytest.mark.parametrize("name", ["starlette_app", "flask_app", "litestar_app", "quart_app"])
 def test_session_login_examples_serve_the_logged_in_user(name: str) -> None:
     with example(name) as client:
         assert client.get("/rollout-token").status_code == 401
@@ -79,7 +79,9 @@ def test_examples_start_without_credentials_and_answer_503(name: str) -> None:
             assert answer.json()["detail"] == "Rollout tokens are not available right now."
 
 
-@pytest.mark.parametrize("name", ["starlette_app", "flask_app", "wsgi_app"])
+@pytest.mark.parametrize(
+    "name", ["starlette_app", "flask_app", "wsgi_app", "litestar_app", "quart_app"]
+)
 def test_examples_are_small_enough_to_copy(name: str) -> None:
     lines = (ROOT / "examples" / f"{name}.py").read_text().splitlines()
     assert len(lines) <= MAX_LINES
@@ -103,3 +105,21 @@ def test_drf_example_serves_the_user_drf_authenticates() -> None:
 
 def test_drf_example_is_small_enough_to_copy() -> None:
     assert len((ROOT / "examples" / "drf_app.py").read_text().splitlines()) <= MAX_LINES
+
+
+@pytest.mark.parametrize("name", ["litestar_app", "quart_app"])
+def test_examples_run_without_credentials_and_answer_503(name: str) -> None:
+    """Credentials are read at the first token request: the app itself starts and serves."""
+    with example(name, env={"ROLLOUT_CLIENT_ID": "", "ROLLOUT_CLIENT_SECRET": ""}) as client:
+        assert client.get("/").text == "Not logged in: POST /login"
+        client.post("/login", data={"user_id": "ada"})
+        assert client.get("/").text == "Logged in as ada"
+        refused = client.get("/rollout-token")
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_the_litestar_example_documents_its_token_route() -> None:
+    with example("litestar_app") as client:
+        operation = client.get("/schema/openapi.json").json()["paths"]["/rollout-token"]["get"]
+        assert operation["operationId"] == "getRolloutToken"

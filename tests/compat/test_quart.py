@@ -1,4 +1,4 @@
-"""Quart: ``app.asgi_app = RolloutTokenMiddleware(app.asgi_app, ...)``, with a sync resolver."""
+"""Quart: the ``RolloutToken`` extension (recommended), or ``app.asgi_app`` wrapped."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ require_module("quart")
 from tests.compat.apps import quart_app  # noqa: E402
 
 
-def test_in_process() -> None:
-    with asgi_client(quart_app.create_app(**CREDENTIALS)) as client:
+@pytest.mark.parametrize("factory", [quart_app.create_app, quart_app.create_wrapped_app])
+def test_in_process(factory: object) -> None:
+    with asgi_client(factory(**CREDENTIALS)) as client:  # type: ignore[operator]
         check_stack(client, hello=quart_app.HELLO)
         check_framework(client, lifespan=True)
 

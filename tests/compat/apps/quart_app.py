@@ -1,6 +1,8 @@
-"""Quart: ``app.asgi_app = RolloutTokenMiddleware(app.asgi_app, ...)``, its documented ASGI hook.
+"""Quart: the ``RolloutToken`` extension, with a sync resolver reading Quart's ``request``.
 
-The resolver is sync here, so the middleware runs it off the event loop (asgiref).
+A sync resolver runs as Quart runs a sync view: in a worker thread, in the request context.
+``create_wrapped_app`` shows the other way: ``app.asgi_app = RolloutTokenMiddleware(app.asgi_app,
+...)``, Quart's documented ASGI hook, whose resolver sees only the ASGI scope.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from quart import Quart, request
 from starlette.types import Scope
 
 from rollout_middleware import RolloutTokenMiddleware
+from rollout_middleware.contrib.quart import RolloutToken
 from tests.compat.apps import TEAPOT
 from tests.support import CLIENT_ID, SECRET
 
@@ -28,7 +31,26 @@ def user_from_header(scope: Scope) -> str | None:
     return None
 
 
+def header_user() -> str | None:
+    """The resolver: no argument, Quart's request context (a stand-in for a session read)."""
+    return request.headers.get("x-user")
+
+
 def create_app(**credentials: Any) -> Quart:
+    app = _quart()
+    RolloutToken(app, resolve_user=header_user, **credentials)
+    return app
+
+
+def create_wrapped_app(**credentials: Any) -> Quart:
+    app = _quart()
+    app.asgi_app = RolloutTokenMiddleware(  # type: ignore[method-assign]
+        app.asgi_app, resolve_user=user_from_header, **credentials
+    )
+    return app
+
+
+def _quart() -> Quart:
     app = Quart(__name__)
     app.config["STARTED"] = False
 
@@ -56,9 +78,6 @@ def create_app(**credentials: Any) -> Quart:
     async def teapot_handler(error: TeapotError) -> tuple[str, int]:
         return TEAPOT, 418
 
-    app.asgi_app = RolloutTokenMiddleware(  # type: ignore[method-assign]
-        app.asgi_app, resolve_user=user_from_header, **credentials
-    )
     return app
 
 

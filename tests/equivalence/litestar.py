@@ -1,0 +1,44 @@
+"""Litestar: :class:`~rollout_middleware.contrib.litestar.RolloutTokenPlugin`, the user from a
+Litestar dependency reading the ``x-user`` header, under Litestar's own ``TestClient``.
+
+Two adapters: an async dependency reading the ``Request``, and a sync one reading Litestar's injected
+``headers``, run in a worker thread (``Provide(..., sync_to_thread=True)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.datastructures import Headers
+from litestar.di import Provide
+from litestar.testing import TestClient
+
+from rollout_middleware.contrib.litestar import RolloutTokenPlugin
+
+from . import Adapter, register, user_from_header
+
+
+async def request_user_id(request: Request[Any, Any, Any]) -> Any:
+    return user_from_header(request.headers.get("x-user"))
+
+
+def header_user_id(headers: Headers) -> Any:
+    return user_from_header(headers.get("x-user"))
+
+
+def _factory(user_id: Any) -> Callable[..., contextlib.AbstractContextManager[Any]]:
+    @contextlib.contextmanager
+    def litestar_plugin(**options: Any) -> Iterator[Any]:
+        # No logging_config: Litestar would configure the root logger, away from pytest's capture.
+        app = Litestar(plugins=[RolloutTokenPlugin(user_id, **options)], logging_config=None)
+        with TestClient(app) as client:
+            yield client
+
+    return litestar_plugin
+
+
+register(Adapter("litestar", _factory(request_user_id)))
+register(Adapter("litestar-sync", _factory(Provide(header_user_id, sync_to_thread=True))))
