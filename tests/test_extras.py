@@ -17,6 +17,10 @@ HIDE = "import sys; sys.modules[{missing!r}] = None; import rollout_middleware.{
     [
         ("contrib.django", "django", "django"),
         ("contrib.flask", "flask", "flask"),
+        ("contrib.litestar", "litestar", "litestar"),
+        ("contrib.quart", "quart", "quart"),
+        ("contrib.aiohttp", "aiohttp", "aiohttp"),
+        ("contrib.tornado", "tornado.web", "tornado"),
         ("client", "httpx", "httpx"),
     ],
 )

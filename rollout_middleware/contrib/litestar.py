@@ -8,6 +8,8 @@ answer. See the Litestar docs page.
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import AsyncIterator, Callable, Mapping
 from inspect import getmro
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,12 +18,14 @@ import msgspec
 
 try:
     from litestar import Request, Response
+    from litestar.constants import RESERVED_KWARGS
     from litestar.di import Provide
     from litestar.enums import HttpMethod
     from litestar.exceptions import HTTPException, ImproperlyConfiguredException
     from litestar.exceptions.responses import create_debug_response, create_exception_response
     from litestar.handlers import HTTPRouteHandler
     from litestar.openapi.datastructures import ResponseSpec
+    from litestar.params import DependencyKwarg, ParameterKwarg
     from litestar.plugins import InitPluginProtocol
     from litestar.utils.scope.state import ScopeState
 except ImportError as exc:  # pragma: no cover - the extra is installed wherever this is tested
@@ -291,7 +295,7 @@ class RolloutTokenPlugin(InitPluginProtocol):
     ``dependencies``, ``tags``, ``opt``, ...); ``options`` are the middleware's answer options.
     """
 
-    __slots__ = ("decision", "path", "route_handlers")
+    __slots__ = ("_user_id", "decision", "path", "route_handlers")
 
     def __init__(
         self,
@@ -322,6 +326,7 @@ class RolloutTokenPlugin(InitPluginProtocol):
                 f"Litestar routes no {', '.join(sorted(unrouted))} request", option="methods"
             )
         provide = user_id if isinstance(user_id, Provide) else _provide(user_id)
+        self._user_id = provide
         own_handlers = dict(route.pop("exception_handlers", None) or {})
         route["dependencies"] = {**(route.get("dependencies") or {}), _DEPENDENCY: provide}
         route["exception_handlers"] = {Exception: _on_error(self.decision, own_handlers)}
@@ -358,9 +363,48 @@ class RolloutTokenPlugin(InitPluginProtocol):
         return f"{type(self).__name__}(path={self.path!r})"
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Add the token route to the app."""
+        """Add the token route to the app, once ``user_id`` takes nothing the client chooses."""
+        handler = self.route_handlers[0]
+        dependencies = {*(app_config.dependencies or {}), *(handler.dependencies or {})}
+        _check_parameters(self._user_id.dependency, dependencies)
         app_config.route_handlers.extend(self.route_handlers)
         return app_config
+
+
+#: What Litestar fills from the connection itself; ``query``, ``data`` and ``body`` are the client's.
+_INJECTED_KWARGS = RESERVED_KWARGS - {"query", "data", "body"}
+
+
+def _check_parameters(call: Any, dependencies: set[str]) -> None:
+    """Refuse a ``user_id`` parameter Litestar would fill from the query string or the body: the
+    client would choose the user a token is for."""
+    try:
+        hints = typing.get_type_hints(call, include_extras=True)
+        signature = inspect.signature(call)
+    except Exception:
+        return
+    for name, parameter in signature.parameters.items():
+        meta = [parameter.default, *getattr(hints.get(name), "__metadata__", ())]
+        if (
+            name in _INJECTED_KWARGS
+            or name in dependencies
+            or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            or any(isinstance(m, DependencyKwarg) for m in meta)
+            or any(isinstance(m, ParameterKwarg) and _from_the_connection(m) for m in meta)
+        ):
+            continue
+        raise ConfigurationError(
+            f"user_id: Litestar would fill its parameter {name!r} from the query string, which "
+            "the client chooses. A user id dependency takes request, other dependencies, or a "
+            "header or cookie (Parameter(header=...)).",
+            option="user_id",
+        )
+
+
+def _from_the_connection(parameter: ParameterKwarg) -> bool:
+    """A header or a cookie parameter, in either of Litestar's spellings."""
+    kind = str(getattr(parameter, "param_type", "") or "").lower()
+    return bool(parameter.header or parameter.cookie) or kind.endswith(("header", "cookie"))
 
 
 def _operation_id(handler: Any, method: str, path: Any) -> str:

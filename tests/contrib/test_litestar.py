@@ -7,13 +7,15 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from litestar import Litestar, Request, get, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.params import HeaderParameter
 from litestar.response import Response
 from litestar.security.session_auth import SessionAuth
 from litestar.testing import TestClient
@@ -320,3 +322,30 @@ def test_logging_is_unaffected(caplog: pytest.LogCaptureFixture) -> None:
         login_as(client)
         client.get("/rollout-token")
     assert "Issued a Rollout token for user '12345678-1234-5678-1234-567812345678'" in caplog.text
+
+
+def test_a_user_id_the_client_could_choose_is_refused_when_the_app_is_built() -> None:
+    from litestar import Litestar
+    from litestar.di import Provide
+
+    from rollout_middleware.contrib.litestar import RolloutTokenPlugin
+
+    async def from_the_query(user: str) -> str:
+        return user
+
+    with pytest.raises(ConfigurationError, match="parameter 'user' from the query string"):
+        Litestar(plugins=[RolloutTokenPlugin(from_the_query)])
+
+    async def from_a_header(
+        user: Annotated[str, HeaderParameter(name="x-authenticated-user")],
+    ) -> str:
+        return user
+
+    async def from_a_dependency(account: NamedDependency[str]) -> str:
+        return account
+
+    Litestar(plugins=[RolloutTokenPlugin(from_a_header)])
+    Litestar(
+        plugins=[RolloutTokenPlugin(from_a_dependency)],
+        dependencies={"account": Provide(lambda: "ada", sync_to_thread=False)},
+    )
