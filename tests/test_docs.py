@@ -111,3 +111,45 @@ def test_the_demo_picture_is_on_the_home_and_demo_pages() -> None:
 def test_pages_send_readers_to_the_configuration_page_not_the_readme(page: str) -> None:
     text = (ROOT / "docs" / page).read_text()
     assert not re.search(r"README'?s? (configuration|response)|\(README\b", text)
+
+
+#: The pages a newcomer reads first: short sentences, code that fits the page.
+FIRST_PAGES = ["README.md"] + [
+    f"docs/{name}.md"
+    for name in (
+        "index", "asgi", "fastapi", "django", "drf", "flask", "litestar", "quart",
+        "aiohttp", "tornado", "wsgi",
+    )
+]  # fmt: skip
+
+
+def _prose(text: str) -> str:
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    skip = ("|", "#", "<!--", "--8<--", "![")
+    return "\n".join(
+        line if not line.lstrip().startswith(skip) else "" for line in text.splitlines()
+    )
+
+
+@pytest.mark.parametrize("page", FIRST_PAGES)
+def test_no_sentence_is_over_40_words(page: str) -> None:
+    pattern = r"(?<=[.!?:;])\s+(?=[A-Z`\[*(])|\n\s*\n|\n\s*(?:[-*]|\d+\.) "
+    sentences = re.split(pattern, _prose((ROOT / page).read_text()))
+    long = [s[:80] for s in sentences if len([w for w in s.split() if re.search(r"\w", w)]) > 40]
+    assert long == []
+
+
+@pytest.mark.parametrize("page", FIRST_PAGES)
+def test_python_and_js_code_is_wrapped_at_80_columns(page: str) -> None:
+    text = (ROOT / page).read_text()
+    blocks = re.findall(r"^[ \t]*```(?:python|js|jsx)\n(.*?)^[ \t]*```", text, re.M | re.S)
+    assert [line for block in blocks for line in block.splitlines() if len(line) > 80] == []
+
+
+def test_the_readme_is_a_landing_page() -> None:
+    words = len(re.findall(r"\w+", _prose(README)))
+    assert words <= 1000
+    first_screen = "\n".join(README.splitlines()[:40])
+    assert "pip install rollout-middleware" in first_screen
+    assert "ROLLOUT_CLIENT_SECRET" in first_screen
+    assert "```python" in first_screen

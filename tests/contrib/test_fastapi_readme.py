@@ -179,7 +179,8 @@ def test_the_scope_based_ways(kind: str, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
     middleware = next(b for b in PYTHON_BLOCKS if "app.add_middleware(RolloutTokenMiddleware" in b)
     statement = (
-        middleware.splitlines()[-2]  # the add_middleware line (the session is added by the test)
+        # the add_middleware line of ours (the test adds the session)
+        next(line for line in middleware.splitlines() if "RolloutTokenMiddleware," in line)
         if kind == "middleware"
         else inline("app.add_route(")
     )
