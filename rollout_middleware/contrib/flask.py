@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +24,7 @@ from .._sync import as_sync, is_async_callable
 from ..decision import TokenDecision, read_stream
 from ..errors import ConfigurationError
 from ..wsgi import STATUS_LINES
+from ._callables import check_request_context_resolver
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -59,7 +59,12 @@ class RolloutToken:
         decorators: Iterable[ViewDecorator] = (),
         **options: Unpack[Options],
     ) -> None:
-        _check_resolver(resolve_user)
+        check_request_context_resolver(
+            resolve_user,
+            proxy_type=LocalProxy,
+            proxy="with Flask-Login: resolve_user=lambda: current_user.get_id()",
+            reads="flask.session, flask.g or current_user",
+        )
         if not isinstance(endpoint, str) or not endpoint:
             raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
         self.decorators = _check_decorators(decorators)
@@ -213,28 +218,6 @@ def _check_decorators(decorators: object) -> tuple[ViewDecorator, ...]:
                 option="decorators",
             )
     return checked
-
-
-def _check_resolver(resolve_user: object) -> None:
-    """``resolve_user`` must be called with no argument, in the request context."""
-    if isinstance(resolve_user, LocalProxy) or not callable(resolve_user):
-        raise ConfigurationError(
-            "resolve_user must be a function that returns the user id, got "
-            f"{type(resolve_user).__name__}; with Flask-Login: "
-            "resolve_user=lambda: current_user.get_id()",
-            option="resolve_user",
-        )
-    try:
-        inspect.signature(resolve_user).bind()
-    except ValueError:  # no signature to read (some builtins): trust it
-        return
-    except TypeError:
-        raise ConfigurationError(
-            "resolve_user must take no arguments: it runs in the request context, so read "
-            "flask.session, flask.g or current_user there (resolve_user(environ) is the WSGI "
-            "middleware's form)",
-            option="resolve_user",
-        ) from None
 
 
 def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callable[..., Response]:

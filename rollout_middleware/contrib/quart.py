@@ -8,7 +8,6 @@ app's ``before_request`` hooks; a sync one runs as Quart runs a sync view (``app
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from werkzeug.local import LocalProxy
 from .. import _config
 from ..decision import TokenDecision
 from ..errors import ConfigurationError
+from ._callables import check_request_context_resolver
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -54,7 +54,12 @@ class RolloutToken:
         endpoint: str = EXTENSION_KEY,
         **options: Unpack[Options],
     ) -> None:
-        _check_resolver(resolve_user)
+        check_request_context_resolver(
+            resolve_user,
+            proxy_type=LocalProxy,
+            proxy="with quart-auth: resolve_user=lambda: current_user.auth_id",
+            reads="quart.session, quart.g or current_user",
+        )
         if not isinstance(endpoint, str) or not endpoint:
             raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
         _config.check_names(type(self).__name__, options, _TAKES)
@@ -104,28 +109,6 @@ class RolloutToken:
             decision, app.ensure_async(self.resolve_user)
         )
         app.extensions[EXTENSION_KEY] = self
-
-
-def _check_resolver(resolve_user: object) -> None:
-    """``resolve_user`` must be called with no argument, in the request context."""
-    if isinstance(resolve_user, LocalProxy) or not callable(resolve_user):
-        raise ConfigurationError(
-            "resolve_user must be a function that returns the user id, got "
-            f"{type(resolve_user).__name__}; with quart-auth: "
-            "resolve_user=lambda: current_user.auth_id",
-            option="resolve_user",
-        )
-    try:
-        inspect.signature(resolve_user).bind()
-    except ValueError:  # no signature to read (some builtins): trust it
-        return
-    except TypeError:
-        raise ConfigurationError(
-            "resolve_user must take no arguments: it runs in the request context, so read "
-            "quart.session, quart.g or current_user there (resolve_user(scope) is the ASGI "
-            "middleware's form)",
-            option="resolve_user",
-        ) from None
 
 
 def _make_view(
