@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
     from ._config import AnswerOptions
 
-__all__ = ["HEADER_NAMES", "Answer", "ClientDisconnected", "TokenDecision", "TokenRequest"]
+__all__ = [
+    "HEADER_NAMES",
+    "Answer",
+    "ClientDisconnected",
+    "TokenDecision",
+    "TokenRequest",
+    "read_stream",
+]
 
 logger = logging.getLogger("rollout_middleware")
 
