@@ -246,6 +246,10 @@ def check_names(owner: str, given: Iterable[str], known: Collection[str]) -> Non
             raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
 
 
+#: The name of the process environment as a source of :func:`gather`.
+ENVIRONMENT = "the environment"
+_CREDENTIALS = frozenset({"client_id", "client_secret"})
+
 #: Options whose value is text: a ``str`` in the settings is the value, never parsed.
 _TEXT = frozenset({"path", "client_id", "client_secret"})
 
@@ -275,6 +279,8 @@ def gather(
     for option in sorted(set(takes) - set(given)):
         setting = SETTING_NAMES.get(option)
         for where, get in sources if setting else ():
+            if option in _CREDENTIALS and where == ENVIRONMENT:
+                continue  # read by Credentials at the first token request, beside any issuer
             value = get(setting)  # type: ignore[arg-type]
             if value is not None:
                 origin[option] = f"{setting} ({where})"

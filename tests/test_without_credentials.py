@@ -267,3 +267,20 @@ def test_rollout_token_check_fails_naming_both_variables() -> None:
     output = done.stdout + done.stderr
     assert "ROLLOUT_CLIENT_ID" in output
     assert "ROLLOUT_CLIENT_SECRET" in output
+
+
+def test_an_issuer_given_beside_credentials_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A production environment has ROLLOUT_* set; an app that passes its own issuer still builds."""
+    from flask import Flask
+
+    from rollout_middleware import TokenIssuer
+    from rollout_middleware.contrib.flask import RolloutToken
+
+    monkeypatch.setenv("ROLLOUT_CLIENT_ID", "from-the-environment")
+    monkeypatch.setenv("ROLLOUT_CLIENT_SECRET", SECRET)
+    app = Flask(__name__)
+    RolloutToken(app, resolve_user=lambda: "ada", issuer=TokenIssuer(CLIENT_ID, SECRET))
+    token = app.test_client().get("/rollout-token").json["token"]
+    assert verify_token(token, client_id=CLIENT_ID)["sub"] == "ada"

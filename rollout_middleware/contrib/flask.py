@@ -123,7 +123,7 @@ class RolloutToken:
         settings = _config.read(
             type(self).__name__,
             self._options,
-            [("app.config", app.config.get), ("the environment", os.environ.get)],
+            [("app.config", app.config.get), (_config.ENVIRONMENT, os.environ.get)],
             _TAKES,
         )
         path = settings.path or default_path
