@@ -233,6 +233,7 @@ rollout_token_router(current_user)  # the User, not its id
 """
 
 
+@pytest.mark.slow  # mypy comes with the lint extra: the README's suite, not the wheel runs
 def test_mypy_flags_a_dependency_that_returns_the_user(tmp_path: Path) -> None:
     program = tmp_path / "app_typed.py"
     program.write_text(textwrap.dedent(TYPED))
