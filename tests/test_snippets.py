@@ -4,7 +4,7 @@ Each block runs as a script in its own process, with test credentials in the env
 short timeout; a block that defines pytest tests runs under pytest. One that starts a server and is
 still serving when the time is up counts as running. A block right after a line
 ``<!-- fragment -->`` is a fragment on purpose, and is not run. A block indented inside a list item
-runs with the fence's indentation taken off.
+runs with the fence's indentation taken off. Port 8000, the docs' port, becomes a free one.
 
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CLIENT_ID, ROOT, SECRET, subprocess_env
+from tests.support import CLIENT_ID, ROOT, SECRET, free_port, subprocess_env
 
 #: A fenced Python block, its fence's indentation, and a ``<!-- fragment -->`` line just before it.
 BLOCK = re.compile(
@@ -71,6 +71,7 @@ def run_block(where: str, code: str, tmp_path: Path) -> None:
     in_django = re.search(r"django|rest_framework|contrib\.drf", code) and not re.search(
         r"django\.setup\(\)|settings\.configure", code
     )
+    code = re.sub(r"\b8000\b", str(free_port()), code)  # the docs' port, taken by nothing else
     script.write_text(DJANGO_PRELUDE + code if in_django else code)
     argv = [sys.executable, str(script)]
     if re.search(r"^(async )?def test_", code, re.M):
