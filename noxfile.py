@@ -136,7 +136,7 @@ EQUIVALENTS = ROOT / "tests" / "mutation-equivalents.md"
 
 @nox.session
 def mutation(session: nox.Session) -> None:
-    """Mutation testing of decision.py, tokens.py and config.py with the fast core tests (mutmut,
+    """Mutation testing of decision.py, tokens.py and _config.py with the fast core tests (mutmut,
     configured in pyproject.toml's ``[tool.mutmut]``). Not in CI: about 4 minutes on two cores.
 
     Fails unless the mutants that no test kills are exactly those listed, each with why it is
