@@ -275,10 +275,15 @@ class TokenDecision:
         """Read and discard the body's chunks: 413 past ``max_body_size``, else ``None``."""
         if body is not None and _has_body(request.method):
             size, limit = 0, self.settings.max_body_size
-            for chunk in body:
-                size += len(chunk)
-                if size > limit:
-                    return self._413[request.head].with_headers(request.cors)
+            try:
+                for chunk in body:
+                    size += len(chunk)
+                    if size > limit:
+                        return self._413[request.head].with_headers(request.cors)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
         return None
 
     async def check_body_async(
@@ -287,10 +292,15 @@ class TokenDecision:
         """:meth:`check_body` for an async iterator (which may raise :class:`ClientDisconnected`)."""
         if body is not None and _has_body(request.method):
             size, limit = 0, self.settings.max_body_size
-            async for chunk in body:
-                size += len(chunk)
-                if size > limit:
-                    return self._413[request.head].with_headers(request.cors)
+            try:
+                async for chunk in body:
+                    size += len(chunk)
+                    if size > limit:
+                        return self._413[request.head].with_headers(request.cors)
+            finally:  # an iterator left early is closed now, not by the garbage collector
+                aclose = getattr(body, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         return None
 
     def handle(
