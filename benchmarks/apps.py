@@ -252,6 +252,10 @@ asgi_ours_sync: AsgiApp = starlette_ours(resolve_sync)
 asgi_hand: AsgiApp = starlette_hand()
 asgi_raw: AsgiApp = raw_constant
 asgi_mint: AsgiApp = raw_mint
+#: The middleware alone around a raw ASGI app: what it costs, without Starlette's own layers.
+asgi_ours_raw: AsgiApp = RolloutTokenMiddleware(
+    raw_constant, resolve_user=resolve_async, client_id=CLIENT_ID, client_secret=SECRET, ttl=TTL
+)
 wsgi_ours: WSGIApplication = flask_ours()
 wsgi_hand: WSGIApplication = flask_hand()
 wsgi_raw: WSGIApplication = wsgi_raw_constant

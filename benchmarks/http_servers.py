@@ -6,7 +6,8 @@ WSGI) it starts three apps on free ports, each in its own process group:
 - ``ours``: the app (Starlette or Flask) with our middleware;
 - ``hand``: the same app without it, with the hand-written token route (Rollout's guide translated);
 - ``raw``: a raw ASGI / plain WSGI app answering a constant JSON body of a token answer's size;
-- ``mint`` (uvicorn only): a raw ASGI app that only mints (``TokenIssuer.issue`` and two sends).
+- ``mint`` (uvicorn only): a raw ASGI app that only mints (``TokenIssuer.issue`` and two sends),
+  beside the middleware around a raw ASGI app (no Starlette layers).
 
 Then it loads them in turn, interleaved (A B C ... A B C ...), with ``wrk`` (Debian package ``wrk``)
 or, if ``wrk`` is missing, a small bounded Python load generator. Servers run on CPU 0 and the load
@@ -89,7 +90,7 @@ def server_argv(kind: str, app: str, port: int) -> list[str]:
 
 
 SERVERS = {
-    "uvicorn": ("asgi_ours", "asgi_hand", "asgi_raw", "asgi_mint"),
+    "uvicorn": ("asgi_ours", "asgi_hand", "asgi_raw", "asgi_mint", "asgi_ours_raw"),
     "gunicorn-sync": ("wsgi_ours", "wsgi_hand", "wsgi_raw"),
     "gunicorn-gthread": ("wsgi_ours", "wsgi_hand", "wsgi_raw"),
     "waitress": ("wsgi_ours", "wsgi_hand", "wsgi_raw"),
@@ -243,12 +244,14 @@ VARIANTS = {
     "hand route token": (1, TOKEN_PATH),
     "raw constant": (2, TOKEN_PATH),
     "raw mint": (3, TOKEN_PATH),
+    "ours token, raw app": (4, TOKEN_PATH),
     "ours /": (0, PASS_PATH),
     "bare /": (1, PASS_PATH),
 }
 RATIOS = [
     ("token path vs raw constant", "raw constant", "ours token", ">= 0.6"),
     ("token path vs raw mint", "raw mint", "ours token", ">= 0.75"),
+    ("the middleware alone vs raw mint", "raw mint", "ours token, raw app", ">= 0.75"),
     ("token path vs hand route", "hand route token", "ours token", ""),
     ("pass-through vs bare", "bare /", "ours /", ">= 0.98"),
 ]

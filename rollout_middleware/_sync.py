@@ -50,13 +50,13 @@ async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:
     """Await ``awaitable``, giving up after ``timeout`` seconds (``None``: no limit)."""
     if timeout is None:
         return await awaitable
+    if isinstance(awaitable, Coroutine):  # most resolvers finish here: no timer, no loop lookup
+        try:
+            waiting_on = awaitable.send(None)
+        except StopIteration as done:
+            return done.value
+        awaitable = _resume(awaitable, waiting_on)
     if _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
-        if isinstance(awaitable, Coroutine):
-            try:
-                waiting_on = awaitable.send(None)
-            except StopIteration as done:
-                return done.value
-            awaitable = _resume(awaitable, waiting_on)
         deadline = asyncio.timeout(timeout)  # type: ignore[attr-defined,unused-ignore]
         try:
             async with deadline:
