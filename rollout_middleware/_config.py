@@ -246,6 +246,15 @@ def check_names(owner: str, given: Iterable[str], known: Collection[str]) -> Non
             raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
 
 
+def check_keywords(
+    owner: str, options: Mapping[str, Any], takes: Collection[str]
+) -> dict[str, Any]:
+    """The keyword options of an extension that reads its settings later (``init_app``), checked
+    now by name and by each option's rule (the secret kept only as PyJWT's key)."""
+    check_names(owner, options, takes)
+    return {name: RULES[name](value) for name, value in options.items()}
+
+
 #: The name of the process environment as a source of :func:`gather`.
 ENVIRONMENT = "the environment"
 _CREDENTIALS = frozenset({"client_id", "client_secret"})

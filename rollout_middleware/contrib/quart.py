@@ -62,9 +62,7 @@ class RolloutToken:
         )
         if not isinstance(endpoint, str) or not endpoint:
             raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
-        _config.check_names(type(self).__name__, options, _TAKES)
-        #: The keyword options, checked (the secret kept only as PyJWT's key).
-        self._options = {name: _config.RULES[name](value) for name, value in options.items()}
+        self._options = _config.check_keywords(type(self).__name__, options, _TAKES)
         self.resolve_user = resolve_user
         self.endpoint = endpoint
         if app is not None:
