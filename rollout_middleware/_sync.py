@@ -46,16 +46,25 @@ def _on_asyncio() -> bool:
     return True
 
 
+def first_step(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+    """Step a coroutine once by hand: ``(True, its value)`` if it finished there (most resolvers
+    do: no timer, no loop lookup), else ``(False, what is left to await)``."""
+    if type(awaitable) is not types.CoroutineType and not isinstance(awaitable, Coroutine):
+        return False, awaitable
+    try:
+        waiting_on = awaitable.send(None)
+    except StopIteration as done:
+        return True, done.value
+    return False, _resume(awaitable, waiting_on)
+
+
 async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:  # noqa: ASYNC109
     """Await ``awaitable``, giving up after ``timeout`` seconds (``None``: no limit)."""
     if timeout is None:
         return await awaitable
-    if isinstance(awaitable, Coroutine):  # most resolvers finish here: no timer, no loop lookup
-        try:
-            waiting_on = awaitable.send(None)
-        except StopIteration as done:
-            return done.value
-        awaitable = _resume(awaitable, waiting_on)
+    done, awaitable = first_step(awaitable)
+    if done:
+        return awaitable
     if _HAS_ASYNCIO_TIMEOUT and _on_asyncio():
         deadline = asyncio.timeout(timeout)  # type: ignore[attr-defined,unused-ignore]
         try:

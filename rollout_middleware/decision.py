@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _config
 from ._config import TOKEN, RequestInfo, Settings
-from ._sync import as_async, as_sync, await_within
+from ._sync import as_async, as_sync, await_within, first_step
 from .errors import ConfigurationError, InvalidUserIdError, ResolverTimeoutError
 from .tokens import IssuedToken, TokenIssuer
 
@@ -37,6 +37,7 @@ logger = logging.getLogger("rollout_middleware")
 HEADER_NAMES = frozenset(
     {"origin", "sec-fetch-site", "access-control-request-method", "access-control-request-headers"}
 )
+_RAW_NAMES = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
 _HEADER_LIST = re.compile(rf"{TOKEN.pattern}(?:[ \t]*,[ \t]*{TOKEN.pattern})*")
 
 _COMMON = (
@@ -81,6 +82,11 @@ class Answer(NamedTuple):
         return Answer(self.status, self.headers + extra, self.raw_headers + _raw(extra), self.body)
 
 
+#: ``Answer`` and ``TokenRequest`` from a tuple, without the Python-level ``__new__`` of a
+#: NamedTuple (what its ``_make`` does): they are built on every token request.
+_answer: Callable[[tuple[Any, ...]], Answer] = functools.partial(tuple.__new__, Answer)
+
+
 @functools.lru_cache(maxsize=256)
 def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
     return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
@@ -103,6 +109,11 @@ class TokenRequest(NamedTuple):
     @property
     def info(self) -> RequestInfo:
         return {"method": self.method, "path": self.path, "client": self.client}
+
+
+_token_request: Callable[[tuple[Any, ...]], TokenRequest] = functools.partial(
+    tuple.__new__, TokenRequest
+)
 
 
 def _problem(
@@ -136,6 +147,7 @@ class TokenDecision:
         "_issuer",
         "_logged",
         "_methods",
+        "_ok",
         "_on_issue_async",
         "_on_issue_sync",
         "_origins",
@@ -150,6 +162,9 @@ class TokenDecision:
         self._methods = settings.methods
         self._origins = settings.allowed_origins
         self._issuer: TokenIssuer | None = None
+        self._ok: dict[
+            int, tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]
+        ] = {}
         #: Wiring mistakes already logged: each once, not on every request.
         self._logged: set[str] = set()
         methods = set(settings.methods)
@@ -206,30 +221,36 @@ class TokenDecision:
     def request(
         self,
         method: str,
-        headers: Iterable[tuple[str, str]],
+        headers: Iterable[tuple[str, str]] | Iterable[tuple[bytes, bytes]],
         *,
         path: str = "",
         client: str | None = None,
         content_length: int | str | None = None,
     ) -> TokenRequest:
         """The :class:`TokenRequest` of a request: ``headers`` are all its ``(name, value)`` pairs
-        (or the :data:`HEADER_NAMES` ones); repeated ones are joined with ``,``."""
+        (or the :data:`HEADER_NAMES` ones), as ``str`` or as ASGI's lower-case latin-1 bytes;
+        repeated ones are joined with ``,``."""
         found: dict[str, str] = {}
-        for name, value in headers:
-            name = name.lower()
-            if name in HEADER_NAMES:
-                found[name] = f"{found[name]},{value}" if name in found else value
-        if isinstance(content_length, str):
+        for key, text in headers:
+            if isinstance(key, bytes):
+                if key not in _RAW_NAMES:
+                    continue
+                name, value = key.decode("latin-1"), text.decode("latin-1")  # type: ignore[union-attr]
+            else:
+                name, value = key.lower(), text
+                if name not in HEADER_NAMES:
+                    continue
+            found[name] = f"{found[name]},{value}" if name in found else value
+        if content_length.__class__ is str:
             content_length = (
                 int(content_length)
                 if content_length.isascii() and content_length.isdigit()
                 else None
             )
-        return TokenRequest(method, found, path, client, content_length, self._cors(found))
+        cors = self._cors(found) if found and self._origins else ()
+        return _token_request((method, found, path, client, content_length, cors))
 
     def _cors(self, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-        if not self._origins:
-            return ()
         origin = headers.get("origin")
         if origin is None or not origin.isascii() or origin.lower() not in self._origins:
             return ()
@@ -337,10 +358,12 @@ class TokenDecision:
     ) -> Answer | None:
         """:meth:`handle` on an event loop: ``find_user()`` is awaited within
         ``resolver_timeout``. ``None`` when the body's iterator raised :class:`ClientDisconnected`."""
-        answer = self.precheck(request)
-        if answer is not None:
-            return answer
-        if body is not None and _has_body(request.method):
+        method, headers, _, _, length, _ = request
+        if headers or length is not None or method not in self._methods:  # else nothing to check
+            answer = self.precheck(request)
+            if answer is not None:
+                return answer
+        if body is not None and _has_body(method):
             try:
                 answer = await self.check_body_async(request, body)
             except ClientDisconnected:
@@ -348,20 +371,25 @@ class TokenDecision:
             if answer is not None:
                 return answer
         try:
-            user_id = await await_within(find_user(), self.settings.resolver_timeout)
+            done, user_id = first_step(find_user())
+            if not done:
+                user_id = await await_within(user_id, self.settings.resolver_timeout)
         except passthrough:
             raise
         except ResolverTimeoutError:
             return self._timed_out(request)
         except Exception:
             return self.failed(request)
+        if self._on_issue_async is None:
+            return self.answer(request, user_id)[0]
         return await self.respond_async(request, user_id)
 
     # -- The answer for a user --------------------------------------------------------------------
 
     def answer(self, request: TokenRequest, user_id: object) -> tuple[Answer, IssuedToken | None]:
         """The answer for ``user_id``, and the token it delivers (none for ``HEAD``)."""
-        head, cors = request.head, request.cors
+        method, _, _, _, _, cors = request
+        head = method == "HEAD"
         if user_id is None:
             return self._401[head].with_headers(cors), None
         issuer = self._issuer or self.issuer()
@@ -379,16 +407,11 @@ class TokenDecision:
         )
         if head:
             return Answer.make(200, _JSON + cors, body, head=True), None
-        if not cors:  # the common answer, built without a header cache lookup
-            length = str(len(body))
-            answer = Answer(
-                200,
-                (*_JSON, ("Content-Length", length)),
-                (*_JSON_RAW, (b"content-length", length.encode())),
-                body,
-            )
-        else:
+        if cors:
             answer = Answer.make(200, _JSON + cors, body)
+        else:  # the common answer: its headers made once per body length
+            headers = self._ok.get(len(body)) or self._ok_headers(len(body))
+            answer = _answer((200, *headers, body))
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
@@ -396,6 +419,18 @@ class TokenDecision:
                 issued.expires_at,
             )
         return answer, issued
+
+    def _ok_headers(
+        self, length: int
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]:
+        size = str(length)
+        headers = (
+            (*_JSON, ("Content-Length", size)),
+            (*_JSON_RAW, (b"content-length", size.encode())),
+        )
+        if len(self._ok) < 64:  # token lengths vary little: a few user id lengths
+            self._ok[length] = headers
+        return headers
 
     def issuer(self) -> TokenIssuer | None:
         """The token issuer, or ``None`` (logged at ERROR) while the credentials are missing."""
