@@ -147,7 +147,6 @@ class TokenDecision:
         "_issuer",
         "_logged",
         "_methods",
-        "_ok",
         "_on_issue_async",
         "_on_issue_sync",
         "_origins",
@@ -162,9 +161,6 @@ class TokenDecision:
         self._methods = settings.methods
         self._origins = settings.allowed_origins
         self._issuer: TokenIssuer | None = None
-        self._ok: dict[
-            int, tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]
-        ] = {}
         #: Wiring mistakes already logged: each once, not on every request.
         self._logged: set[str] = set()
         methods = set(settings.methods)
@@ -287,11 +283,6 @@ class TokenDecision:
             return self._413[head].with_headers(cors)
         return None
 
-    @staticmethod
-    def reads_body(method: str) -> bool:
-        """Whether a request of ``method`` may carry a body the core counts (all but GET, HEAD)."""
-        return method not in ("GET", "HEAD")
-
     def check_body(self, request: TokenRequest, body: Iterable[bytes] | None) -> Answer | None:
         """Read and discard the body's chunks: 413 past ``max_body_size``, else ``None``."""
         if body is not None and _has_body(request.method):
@@ -409,9 +400,10 @@ class TokenDecision:
             return Answer.make(200, _JSON + cors, body, head=True), None
         if cors:
             answer = Answer.make(200, _JSON + cors, body)
-        else:  # the common answer: its headers made once per body length
-            headers = self._ok.get(len(body)) or self._ok_headers(len(body))
-            answer = _answer((200, *headers, body))
+        else:  # the common answer, built without a header cache lookup
+            size = str(len(body))
+            headers = (*_JSON, ("Content-Length", size))
+            answer = _answer((200, headers, (*_JSON_RAW, (b"content-length", size.encode())), body))
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
@@ -419,18 +411,6 @@ class TokenDecision:
                 issued.expires_at,
             )
         return answer, issued
-
-    def _ok_headers(
-        self, length: int
-    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]:
-        size = str(length)
-        headers = (
-            (*_JSON, ("Content-Length", size)),
-            (*_JSON_RAW, (b"content-length", size.encode())),
-        )
-        if len(self._ok) < 64:  # token lengths vary little: a few user id lengths
-            self._ok[length] = headers
-        return headers
 
     def issuer(self) -> TokenIssuer | None:
         """The token issuer, or ``None`` (logged at ERROR) while the credentials are missing."""

@@ -43,13 +43,17 @@ def environ_body(environ: WSGIEnvironment, limit: int) -> Iterator[bytes]:
     return iter(())
 
 
-class _TokenWSGIApp:
-    """The token answer as a WSGI app, shared by the middleware and the endpoint."""
+class _Shell:
+    """Answers its token requests (those at ``path``, or all of them without one), and passes
+    every other request to ``app``."""
 
-    __slots__ = ("_resolve", "decision")
+    app: WSGIApplication
 
-    def __init__(self, settings: Settings) -> None:
-        self.decision = TokenDecision(settings)
+    def __init__(self, settings: Settings, path: str | None) -> None:
+        self.path = path
+        #: The path as ``PATH_INFO`` holds it: UTF-8 bytes decoded as latin-1.
+        self._environ_path = None if path is None else path.encode("utf-8").decode("latin-1")
+        self._decision = TokenDecision(settings)
         self._resolve = as_sync(
             settings.resolve_user,  # type: ignore[arg-type]
             settings.resolver_is_async,
@@ -57,7 +61,9 @@ class _TokenWSGIApp:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        decision, resolve = self.decision, self._resolve
+        if self._environ_path is not None and environ.get("PATH_INFO") != self._environ_path:
+            return self.app(environ, start_response)
+        decision, resolve = self._decision, self._resolve
         request = decision.request(
             environ["REQUEST_METHOD"],
             environ_headers(environ),
@@ -74,7 +80,7 @@ class _TokenWSGIApp:
         return [answer.body]
 
 
-class RolloutTokenWSGIMiddleware:
+class RolloutTokenWSGIMiddleware(_Shell):
     """Serve Rollout tokens on ``path`` (matched against ``PATH_INFO``, relative to the mount);
     return every other request's iterable from ``app`` untouched. Options as the ASGI middleware's.
     """
@@ -87,41 +93,22 @@ class RolloutTokenWSGIMiddleware:
         path: str = DEFAULT_PATH,
         **options: Unpack[Options],
     ) -> None:
-        settings = _config.build(
-            type(self).__name__,
-            {**options, "resolve_user": resolve_user, "path": path},
-            SHELL_OPTIONS,
-        )
+        given = {**options, "resolve_user": resolve_user, "path": path}
+        super().__init__(_config.build(type(self).__name__, given, SHELL_OPTIONS), path)
         self.app = app
-        self.path = path
-        self._environ_path = path.encode("utf-8").decode("latin-1")  # as PATH_INFO holds it
-        self._token_app = _TokenWSGIApp(settings)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, app={self.app!r})"
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != self._environ_path:
-            return self.app(environ, start_response)
-        return self._token_app(environ, start_response)
 
-
-class RolloutTokenWSGIEndpoint:
+class RolloutTokenWSGIEndpoint(_Shell):
     """The token answer as a WSGI app: it answers every request it is given."""
 
     def __init__(
         self, *, resolve_user: Callable[[WSGIEnvironment], Any], **options: Unpack[Options]
     ) -> None:
-        self._token_app = _TokenWSGIApp(
-            _config.build(
-                type(self).__name__,
-                {**options, "resolve_user": resolve_user},
-                SHELL_OPTIONS - {"path"},
-            )
-        )
+        given = {**options, "resolve_user": resolve_user}
+        super().__init__(_config.build(type(self).__name__, given, SHELL_OPTIONS - {"path"}), None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self._token_app(environ, start_response)
