@@ -333,8 +333,6 @@ class TokenDecision:
             user_id = find_user()
         except passthrough:
             raise
-        except ResolverTimeoutError:
-            return self._timed_out(request)
         except Exception:
             return self.failed(request)
         return self.respond(request, user_id)
@@ -367,8 +365,6 @@ class TokenDecision:
                 user_id = await await_within(user_id, self.settings.resolver_timeout)
         except passthrough:
             raise
-        except ResolverTimeoutError:
-            return self._timed_out(request)
         except Exception:
             return self.failed(request)
         if self._on_issue_async is None:
@@ -445,19 +441,17 @@ class TokenDecision:
         return answer
 
     def failed(self, request: TokenRequest) -> Answer:
-        """Log the user lookup's exception (call it from the ``except`` block) and answer 500."""
+        """Log the user lookup's exception (call it from the ``except`` block) and answer 500, or
+        503 if it took longer than ``resolver_timeout``."""
         exc = sys.exc_info()[1]
+        if isinstance(exc, ResolverTimeoutError):
+            logger.error("The Rollout user resolver %s", exc)
+            return self._503[request.head].with_headers(request.cors)
         if isinstance(exc, ConfigurationError):
             self._misconfigured("user resolver", exc, "Every request for a token fails with 500")
         else:
             logger.exception("The Rollout user resolver raised an exception")
         return self._500[request.head].with_headers(request.cors)
-
-    def _timed_out(self, request: TokenRequest) -> Answer:
-        logger.error(
-            "The Rollout user resolver took longer than %s seconds", self.settings.resolver_timeout
-        )
-        return self._503[request.head].with_headers(request.cors)
 
     def _misconfigured(self, what: str, exc: ConfigurationError, consequence: str) -> None:
         message = f"(its {what} raised): {exc}. {consequence}"

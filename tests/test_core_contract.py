@@ -32,6 +32,7 @@ from rollout_middleware import (
 from rollout_middleware._config import DEFAULT_RESOLVER_TIMEOUT, RequestInfo, check_names
 from rollout_middleware._sync import THREAD_SENSITIVE_NEEDS_ASYNCIO, as_async
 from rollout_middleware.decision import Answer
+from rollout_middleware.errors import ResolverTimeoutError
 from rollout_middleware.tokens import generate_token, user_id_to_subject
 from tests.support import CLIENT_ID, SECRET, req
 
@@ -312,9 +313,15 @@ def test_the_declared_body_size_limit_is_inclusive_and_only_for_bodies() -> None
 
 def test_a_head_answer_to_a_timeout_has_no_body() -> None:
     decision = _decision()
-    assert decision._timed_out(req(decision, "GET", {})).body
-    answer = decision._timed_out(req(decision, "HEAD", {}))
-    assert (answer.status, answer.body) == (503, b"")
+    answers = []
+    for method in ("GET", "HEAD"):
+        try:
+            raise ResolverTimeoutError("took longer than 1 seconds")
+        except ResolverTimeoutError:
+            answers.append(decision.failed(req(decision, method, {})))
+    assert answers[0].status == 503
+    assert answers[0].body
+    assert (answers[1].status, answers[1].body) == (503, b"")
 
 
 # -- Log lines, word for word -------------------------------------------------------------------------

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from rollout_middleware import ConfigurationError, TokenDecision, TokenIssuer, _config
+from rollout_middleware import (
+    Answer,
+    ConfigurationError,
+    TokenDecision,
+    TokenIssuer,
+    TokenRequest,
+    _config,
+)
 from rollout_middleware._sync import _resume
+from rollout_middleware.errors import ResolverTimeoutError
 from tests.support import CLIENT_ID, SECRET, req
 
 ORIGIN = "https://app.example.com"
@@ -102,6 +111,14 @@ EXPECTED_CORS = {
 }
 
 
+def answer_timeout(decision: TokenDecision, request: TokenRequest) -> Answer:
+    """The answer when the resolver timed out: ``failed()`` in the ``except`` block."""
+    try:
+        raise ResolverTimeoutError("took longer than 1 seconds")
+    except ResolverTimeoutError:
+        return decision.failed(request)
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_error_answers_to_an_allowed_origin_carry_cors(method: str) -> None:
     cors = cors_decision()
@@ -109,7 +126,7 @@ def test_error_answers_to_an_allowed_origin_carry_cors(method: str) -> None:
     not_allowed = cors.precheck(req(cors, "PUT", headers))
     assert not_allowed is not None
     failed = cors.failed(req(cors, method, headers))
-    timed_out = cors._timed_out(req(cors, method, headers))
+    timed_out = answer_timeout(cors, req(cors, method, headers))
     body_over = too_large(cors, headers)
     nobody, _ = cors.answer(req(cors, method, headers), None)
     invalid, _ = cors.answer(req(cors, method, headers), True)
@@ -136,7 +153,7 @@ def test_error_answers_to_another_origin_carry_no_cors() -> None:
     headers = {"origin": "https://evil.example"}
     for answer in (
         cors.failed(req(cors, "GET", headers)),
-        cors._timed_out(req(cors, "GET", headers)),
+        answer_timeout(cors, req(cors, "GET", headers)),
         too_large(cors, headers),
     ):
         assert _cors_of(answer.headers) == {}
@@ -144,7 +161,7 @@ def test_error_answers_to_another_origin_carry_no_cors() -> None:
 
 def test_a_head_answer_has_the_headers_and_no_body() -> None:
     cors = cors_decision()
-    for method_answer in (cors.failed, cors._timed_out):
+    for method_answer in (cors.failed, functools.partial(answer_timeout, cors)):
         get, head = method_answer(req(cors, "GET")), method_answer(req(cors, "HEAD"))
         assert head.headers == get.headers
         assert head.body == b""
@@ -296,7 +313,7 @@ def test_every_problem_answer_says_exactly_this() -> None:
         cors.precheck(req(cors, "PUT", {})),
         too_large(cors, {}),
         cors.failed(req(cors, "GET", {})),
-        cors._timed_out(req(cors, "GET", {})),
+        answer_timeout(cors, req(cors, "GET", {})),
     ]
     for answer in answers:
         assert answer is not None
