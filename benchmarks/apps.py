@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover
 
 TTL = 900
 HELLO = "Hello, world!"
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # --- resolvers: the same callables for every variant ---------------------------------------------
 resolve_async = trusted_header(USER_HEADER)
@@ -172,6 +173,20 @@ async def raw_mint(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class MintMiddleware:
+    """The least a token middleware can do: :func:`raw_mint` on the token path, ``app`` elsewhere.
+    Inside a Starlette app it pays Starlette's own layers, as ours does: the fair floor there."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == TOKEN_PATH:
+            await raw_mint(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 # --- WSGI ------------------------------------------------------------------------------------------
 def _flask(with_hand_route: bool = False, with_hook: bool = False) -> Flask:
     app = Flask("bench")
@@ -246,12 +261,14 @@ def wsgi_raw_constant(environ: WSGIEnvironment, start_response: StartResponse) -
 
 
 # --- what the HTTP benchmark serves ----------------------------------------------------------------
-AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 asgi_ours: AsgiApp = starlette_ours()
 asgi_ours_sync: AsgiApp = starlette_ours(resolve_sync)
 asgi_hand: AsgiApp = starlette_hand()
 asgi_raw: AsgiApp = raw_constant
 asgi_mint: AsgiApp = raw_mint
+asgi_mint_starlette: AsgiApp = Starlette(
+    routes=[Route(PASS_PATH, home)], middleware=[Middleware(MintMiddleware)]
+)
 #: The middleware alone around a raw ASGI app: what it costs, without Starlette's own layers.
 asgi_ours_raw: AsgiApp = RolloutTokenMiddleware(
     raw_constant, resolve_user=resolve_async, client_id=CLIENT_ID, client_secret=SECRET, ttl=TTL

@@ -7,7 +7,8 @@ WSGI) it starts three apps on free ports, each in its own process group:
 - ``hand``: the same app without it, with the hand-written token route (Rollout's guide translated);
 - ``raw``: a raw ASGI / plain WSGI app answering a constant JSON body of a token answer's size;
 - ``mint`` (uvicorn only): a raw ASGI app that only mints (``TokenIssuer.issue`` and two sends),
-  beside the middleware around a raw ASGI app (no Starlette layers).
+  beside the middleware around a raw ASGI app (no Starlette layers); and a Starlette app with a
+  mint-only middleware, beside ``ours`` (both pay Starlette's layers).
 
 Then it loads them in turn, interleaved (A B C ... A B C ...), with ``wrk`` (Debian package ``wrk``)
 or, if ``wrk`` is missing, a small bounded Python load generator. Servers run on CPU 0 and the load
@@ -90,7 +91,14 @@ def server_argv(kind: str, app: str, port: int) -> list[str]:
 
 
 SERVERS = {
-    "uvicorn": ("asgi_ours", "asgi_hand", "asgi_raw", "asgi_mint", "asgi_ours_raw"),
+    "uvicorn": (
+        "asgi_ours",
+        "asgi_hand",
+        "asgi_raw",
+        "asgi_mint",
+        "asgi_ours_raw",
+        "asgi_mint_starlette",
+    ),
     "gunicorn-sync": ("wsgi_ours", "wsgi_hand", "wsgi_raw"),
     "gunicorn-gthread": ("wsgi_ours", "wsgi_hand", "wsgi_raw"),
     "waitress": ("wsgi_ours", "wsgi_hand", "wsgi_raw"),
@@ -245,13 +253,20 @@ VARIANTS = {
     "raw constant": (2, TOKEN_PATH),
     "raw mint": (3, TOKEN_PATH),
     "ours token, raw app": (4, TOKEN_PATH),
+    "mint middleware, Starlette": (5, TOKEN_PATH),
     "ours /": (0, PASS_PATH),
     "bare /": (1, PASS_PATH),
 }
 RATIOS = [
     ("token path vs raw constant", "raw constant", "ours token", ">= 0.6"),
-    ("token path vs raw mint", "raw mint", "ours token", ">= 0.75"),
     ("the middleware alone vs raw mint", "raw mint", "ours token, raw app", ">= 0.75"),
+    (
+        "in Starlette: ours vs a mint-only middleware",
+        "mint middleware, Starlette",
+        "ours token",
+        ">= 0.75",
+    ),
+    ("token path (in Starlette) vs raw mint", "raw mint", "ours token", ""),
     ("token path vs hand route", "hand route token", "ours token", ""),
     ("pass-through vs bare", "bare /", "ours /", ">= 0.98"),
 ]
