@@ -258,6 +258,7 @@ def check_keywords(
 #: The name of the process environment as a source of :func:`gather`.
 ENVIRONMENT = "the environment"
 _CREDENTIALS = frozenset({"client_id", "client_secret"})
+_CREDENTIAL_OPTIONS = ("issuer", "client_id", "client_secret", "ttl")
 
 #: Options whose value is text: a ``str`` in the settings is the value, never parsed.
 _TEXT = frozenset({"path", "client_id", "client_secret"})
@@ -399,41 +400,9 @@ def build(
         **DEFAULTS,
         "resolver_timeout": DEFAULT_RESOLVER_TIMEOUT if "resolver_timeout" in takes else None,
         "path": DEFAULT_PATH if "path" in takes else None,
+        "on_issue": None,
+        "resolve_user": None,
     }
     value.update((name, RULES[name](given)) for name, given in options.items())
-    return Settings(
-        path=value["path"],
-        credentials=Credentials(
-            value.get("issuer"),
-            value.get("client_id"),
-            value.get("client_secret"),
-            value.get("ttl"),
-            environ,
-        ),
-        methods=value["methods"],
-        allowed_origins=value["allowed_origins"],
-        on_issue=value.get("on_issue"),
-        max_body_size=value["max_body_size"],
-        resolve_user=value.get("resolve_user"),
-        resolver_timeout=value["resolver_timeout"],
-        thread_sensitive=value["thread_sensitive"],
-    )
-
-
-__all__ = [
-    "ANSWER_OPTIONS",
-    "CLIENT_ID_ENV",
-    "CLIENT_SECRET_ENV",
-    "DEFAULT_PATH",
-    "SETTING_NAMES",
-    "SHELL_OPTIONS",
-    "AnswerOptions",
-    "Credentials",
-    "Options",
-    "RequestInfo",
-    "Settings",
-    "build",
-    "check_names",
-    "check_path",
-    "parse_text",
-]
+    issuer, client_id, secret, ttl = (value.pop(k, None) for k in _CREDENTIAL_OPTIONS)
+    return Settings(credentials=Credentials(issuer, client_id, secret, ttl, environ), **value)
