@@ -123,16 +123,20 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
 
 
 @contextlib.contextmanager
-def servers(kind: str, apps: Sequence[str], cpu: int | None) -> Iterator[dict[str, int]]:
-    """Start one server per app (own process group each); yield their ports; stop them all."""
+def servers(
+    kind: str, apps: Sequence[str], cpu: int | None, processes: int = 1
+) -> Iterator[dict[str, list[int]]]:
+    """Start ``processes`` servers per app (own process group each); yield their ports; stop them
+    all. Each process has its own luck (memory layout, hash seed): more of them average it out."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     procs: list[subprocess.Popen[bytes]] = []
-    ports: dict[str, int] = {}
+    ports: dict[str, list[int]] = {app: [] for app in apps}
+    started: list[int] = []
     try:
-        for app in apps:
+        for app in [app for app in apps for _ in range(processes)]:
             port = free_port()
             proc = subprocess.Popen(
                 pinned(server_argv(kind, app, port), cpu),
@@ -143,8 +147,9 @@ def servers(kind: str, apps: Sequence[str], cpu: int | None) -> Iterator[dict[st
                 start_new_session=True,
             )
             procs.append(proc)
-            ports[app] = port
-        for proc, port in zip(procs, ports.values(), strict=True):
+            ports[app].append(port)
+            started.append(port)
+        for proc, port in zip(procs, started, strict=True):
             wait_ready(port, proc)
         yield ports
     finally:
@@ -272,19 +277,23 @@ RATIOS = [
 ]
 
 
-def bench_server(kind: str, rounds: int, seconds: float, connections: int, use_wrk: bool) -> str:
+def bench_server(
+    kind: str, rounds: int, seconds: float, connections: int, use_wrk: bool, processes: int = 1
+) -> str:
     server_cpu, load_cpu = cpus()
     apps = SERVERS[kind]
     load = run_wrk if use_wrk else run_python
     variants = {name: v for name, v in VARIANTS.items() if v[0] < len(apps)}
     results: dict[str, list[Result]] = {name: [] for name in variants}
-    with servers(kind, apps, server_cpu) as ports:
+    with servers(kind, apps, server_cpu, processes) as ports:
         for index, path in variants.values():
-            check(ports[apps[index]], path)
+            for port in ports[apps[index]]:
+                check(port, path)
         for _ in range(rounds):
-            for name, (index, path) in variants.items():
-                url = f"http://127.0.0.1:{ports[apps[index]]}{path}"
-                results[name].append(load(url, seconds, connections, load_cpu, seconds + 30))
+            for process in range(processes):
+                for name, (index, path) in variants.items():
+                    url = f"http://127.0.0.1:{ports[apps[index]][process]}{path}"
+                    results[name].append(load(url, seconds, connections, load_cpu, seconds + 30))
     rows = [
         f"### {kind}\n",
         "| variant | req/s | p50 ms | p99 ms |",
@@ -315,6 +324,9 @@ def main() -> None:
     )
     p.add_argument("--seconds", type=float, default=None, help="length of each load run")
     p.add_argument("--connections", type=int, default=64)
+    p.add_argument(
+        "--processes", type=int, default=1, help="servers per app, loaded in turn (default 1)"
+    )
     p.add_argument("--load", choices=("auto", "wrk", "python"), default="auto")
     args = p.parse_args()
     use_wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
@@ -339,11 +351,12 @@ def main() -> None:
         else f"Python load generator, {connections} connections"
     )
     print(
-        f"## Over HTTP ({rounds} interleaved rounds of {seconds:g} s per variant; {loader}; {pinning})\n"
+        f"## Over HTTP ({rounds} interleaved rounds of {seconds:g} s per variant and server "
+        f"process, {args.processes} process(es) per app; {loader}; {pinning})\n"
     )
     print(f"Machine: {machine()}\n")
     for kind in kinds:
-        print(bench_server(kind, rounds, seconds, connections, use_wrk))
+        print(bench_server(kind, rounds, seconds, connections, use_wrk, args.processes))
         print()
 
 
