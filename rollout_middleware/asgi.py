@@ -51,18 +51,18 @@ class _Shell:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The token request is answered here, not in another layer: each call costs on every token.
-        decision = self._decision
         if not (
             scope["type"] == "http"
             and scope["path"].endswith(self.path)
             and (
                 (scope["path"] == self.path and not scope.get("root_path"))
-                or decision.owns(scope["path"], scope.get("root_path"))
+                or self._decision.owns(scope["path"], scope.get("root_path"))
             )
         ):
             await self.app(scope, receive, send)
             return
+        # The token request is answered here, not in another layer: each call costs on every token.
+        decision = self._decision
         client, method = scope.get("client"), scope["method"]
         request = decision.request(
             method, scope["headers"], path=scope["path"], client=client and client[0]
