@@ -34,11 +34,10 @@ from ...errors import ConfigurationError
 from ...wsgi import RolloutTokenWSGIMiddleware, environ_body
 from .conf import checked_at_url_load, default_decision, settings_for, shell_options
 
-_T = TypeVar("_T")
-
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
+_T = TypeVar("_T")
 
 __all__ = [
     "RolloutTokenMiddleware",
@@ -55,9 +54,6 @@ __all__ = [
 ]
 
 
-# --- Finding the user ---------------------------------------------------------------------------
-
-
 def user_id_of(user: object) -> object:
     """The Rollout user id of a Django user: its ``pk`` (an int, a str or a UUID as it is, any
     other as its ``str``), or ``None`` for ``None``, anonymous and inactive users."""
@@ -67,17 +63,13 @@ def user_id_of(user: object) -> object:
     return pk if pk is None or isinstance(pk, (int, str, uuid.UUID)) else str(pk)
 
 
-def _keep_session_key() -> None:
-    """Stands in for ``cycle_key``: a new key would be saved, yet never sent to the browser."""
-
-
 def user_id_for_session(session_key: str) -> object:
     """The id of the active user logged in to the session ``session_key``, or ``None``. Sync."""
     close_old_connections()
     try:
         request = HttpRequest()
         session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        session.cycle_key = _keep_session_key
+        session.cycle_key = lambda: None  # a new key would be saved, yet never sent to the browser
         request.session = session
         return user_id_of(get_user(request))
     finally:
@@ -104,9 +96,6 @@ def user_id_from_environ(environ: WSGIEnvironment) -> object:
     """WSGI resolver: :func:`user_id_from_scope` for a WSGI environ, on the request thread."""
     session_key = _session_key(get_str_from_wsgi(environ, "HTTP_COOKIE", ""))
     return None if session_key is None else user_id_for_session(session_key)
-
-
-# --- asgi.py and wsgi.py ------------------------------------------------------------------------
 
 
 def _wrong_app(app: object, expected: str, hint: str) -> ImproperlyConfigured:
@@ -208,9 +197,6 @@ def rollout_wsgi(
     )
 
 
-# --- A Django request through the core ----------------------------------------------------------
-
-
 def token_request(decision: TokenDecision, request: HttpRequest) -> TokenRequest:
     """The core's view of a Django request."""
     return decision.request(
@@ -267,9 +253,6 @@ def answer_response(
     for name, value in answer.headers:
         response.headers[name] = value
     return response
-
-
-# --- The view -------------------------------------------------------------------------------------
 
 
 class RolloutTokenView:
