@@ -32,7 +32,7 @@ from ...asgi import RolloutTokenMiddleware as _ASGIMiddleware
 from ...decision import Answer, TokenDecision, TokenRequest
 from ...errors import ConfigurationError
 from ...wsgi import RolloutTokenWSGIMiddleware, environ_body
-from .conf import checked_at_url_load, default_decision, settings_for, shell_options
+from .conf import SOURCES, TAKES, checked_at_url_load, default_decision, settings_for
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -149,7 +149,10 @@ def _shell(
 ) -> _T:
     """``build(app, **options, **fixed)``, the options from ``given`` (where not ``None``) and the
     ``ROLLOUT_*`` settings; a wrong one is ``ImproperlyConfigured`` naming its setting."""
-    options, origin = shell_options({k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in given.items() if v is not None}
+    options, origin, errors = _config.gather(given, SOURCES, TAKES)
+    if errors:
+        raise ImproperlyConfigured(str(_config.located(errors[0], origin)))
     try:
         return build(app, **options, **fixed)
     except ConfigurationError as exc:

@@ -38,12 +38,13 @@ def get(name: str) -> Any:
     return getattr(settings, name, None)
 
 
-_SOURCES = (("settings", get),)
+#: Where the options come from, for the core's ``gather``: the Django settings.
+SOURCES = (("settings", get),)
 
 
 def setting_errors() -> list[ConfigurationError]:
     """An error per wrong ``ROLLOUT_*`` setting, each checked by its option's rule."""
-    options, _, errors = _config.gather({}, _SOURCES, TAKES)
+    options, _, errors = _config.gather({}, SOURCES, TAKES)
     for option, value in options.items():
         try:
             _config.RULES[option](value)
@@ -61,17 +62,9 @@ def settings_for(owner: str, given: Mapping[str, Any]) -> _config.Settings:
     """The settings of an entry point: ``given`` keywords, then the ``ROLLOUT_*`` settings.
     Raises :class:`~django.core.exceptions.ImproperlyConfigured` naming the setting."""
     try:
-        return _config.read(owner, given, _SOURCES, TAKES)
+        return _config.read(owner, given, SOURCES, TAKES)
     except ConfigurationError as exc:
         raise ImproperlyConfigured(str(exc)) from None
-
-
-def shell_options(given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The ``ROLLOUT_*`` settings as a shell's keyword options, and where each came from."""
-    options, origin, errors = _config.gather(given, _SOURCES, TAKES)
-    if errors:
-        raise ImproperlyConfigured(str(_config.located(errors[0], origin)))
-    return options, origin
 
 
 def checked_at_url_load() -> bool:
