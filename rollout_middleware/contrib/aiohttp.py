@@ -1,7 +1,5 @@
 """aiohttp: :func:`setup` adds the token route to an :class:`aiohttp.web.Application`, as
-``aiohttp_session.setup`` adds its middleware. ``resolve_user(request)`` runs after the app's
-middlewares; an ``aiohttp.web.HTTPException`` it raises is aiohttp's to render.
-"""
+``aiohttp_session.setup`` adds its middleware. See the aiohttp docs page."""
 
 from __future__ import annotations
 

@@ -1,16 +1,15 @@
-"""Tornado: :func:`rollout_token_handler` builds a handler on the app's own base handler, so its
-``get_current_user`` (or ``prepare``) decides who the user is. A ``tornado.web.HTTPError`` raised
-there is Tornado's to render. See the Tornado docs page.
-"""
+"""Tornado: :func:`rollout_token_handler` builds a handler on the app's own base handler, whose
+``get_current_user`` (or ``prepare``) decides the user. See the Tornado docs page."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import _config
 from .._sync import is_async_callable
-from ..decision import Answer, TokenDecision
+from ..decision import TokenDecision
 from ..errors import ConfigurationError
 from ._callables import check_one_argument
 
@@ -39,10 +38,6 @@ class _EveryMethod(tuple[str, ...]):
         return True
 
 
-def _current_user(handler: RequestHandler) -> Any:
-    return handler.current_user
-
-
 class RolloutTokenMixin(RequestHandler):
     """What :func:`rollout_token_handler` puts in front of the app's base handler."""
 
@@ -67,7 +62,11 @@ class RolloutTokenMixin(RequestHandler):
             token_request, self._rollout_find_user, passthrough=(HTTPError,)
         )
         if answer is not None and not self._finished:  # the base's prepare may have answered
-            self._rollout_write(answer)
+            self.clear_header("Content-Type")  # Tornado's default text/html
+            self.set_status(answer.status)
+            for name, value in answer.headers:
+                self.set_header(name, value)
+            self.finish(answer.body or None)  # even an empty write is a body to Tornado (a 204)
 
     async def _rollout_find_user(self) -> Any:
         """The base's ``prepare``, then ``current_user`` through ``user_id``."""
@@ -77,16 +76,7 @@ class RolloutTokenMixin(RequestHandler):
         if self._finished:
             return None
         user_id = type(self).rollout_user_id(self)
-        if self.rollout_user_id_is_async:
-            user_id = await user_id
-        return user_id
-
-    def _rollout_write(self, answer: Answer) -> None:
-        self.clear_header("Content-Type")  # Tornado's default text/html
-        self.set_status(answer.status)
-        for name, value in answer.headers:
-            self.set_header(name, value)
-        self.finish(answer.body or None)  # even an empty write is a body to Tornado (a 204)
+        return await user_id if self.rollout_user_id_is_async else user_id
 
 
 def rollout_token_handler(
@@ -102,7 +92,7 @@ def rollout_token_handler(
             f"base must be a tornado.web.RequestHandler subclass, got {base!r}"
         )
     if user_id is None:
-        user_id = _current_user
+        user_id = operator.attrgetter("current_user")
     else:
         check_one_argument("user_id", user_id, "the RequestHandler")
     settings = _config.build("rollout_token_handler", options)
@@ -113,7 +103,4 @@ def rollout_token_handler(
         "__module__": base.__module__,
         "__doc__": f"Serves Rollout tokens to the current user of {base.__qualname__}.",
     }
-    handler: type[RequestHandler] = type(
-        f"RolloutToken{base.__name__}", (RolloutTokenMixin, base), namespace
-    )
-    return handler
+    return type(f"RolloutToken{base.__name__}", (RolloutTokenMixin, base), namespace)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     import django  # noqa: F401 - only to say which extra is missing
@@ -22,7 +21,6 @@ from django.contrib.auth import get_user
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_str_from_wsgi
-from django.core.signals import setting_changed
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, RawPostDataException, parse_cookie
 from django.urls import URLPattern, path
@@ -34,11 +32,12 @@ from ...asgi import RolloutTokenMiddleware as _ASGIMiddleware
 from ...decision import Answer, TokenDecision, TokenRequest
 from ...errors import ConfigurationError
 from ...wsgi import RolloutTokenWSGIMiddleware, environ_body
-from .conf import checked_at_url_load, default_decision, settings_for, shell_options
+from .conf import SOURCES, TAKES, checked_at_url_load, default_decision, settings_for
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
+_T = TypeVar("_T")
 
 __all__ = [
     "RolloutTokenMiddleware",
@@ -55,32 +54,22 @@ __all__ = [
 ]
 
 
-# --- Finding the user ---------------------------------------------------------------------------
-
-
 def user_id_of(user: object) -> object:
     """The Rollout user id of a Django user: its ``pk`` (an int, a str or a UUID as it is, any
     other as its ``str``), or ``None`` for ``None``, anonymous and inactive users."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    if not getattr(user, "is_active", True):
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
         return None
     pk = getattr(user, "pk", None)
     return pk if pk is None or isinstance(pk, (int, str, uuid.UUID)) else str(pk)
-
-
-def _keep_session_key() -> None:
-    """Stands in for ``cycle_key`` on the token path: see :func:`user_id_for_session`."""
 
 
 def user_id_for_session(session_key: str) -> object:
     """The id of the active user logged in to the session ``session_key``, or ``None``. Sync."""
     close_old_connections()
     try:
-        engine = import_module(settings.SESSION_ENGINE)
         request = HttpRequest()
-        session = engine.SessionStore(session_key)
-        session.cycle_key = _keep_session_key
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        session.cycle_key = lambda: None  # a new key would be saved, yet never sent to the browser
         request.session = session
         return user_id_of(get_user(request))
     finally:
@@ -88,21 +77,15 @@ def user_id_for_session(session_key: str) -> object:
 
 
 def _session_key(cookie_header: str) -> str | None:
-    if not cookie_header:
-        return None
     return parse_cookie(cookie_header).get(settings.SESSION_COOKIE_NAME) or None
-
-
-def _scope_cookies(scope: Scope) -> str:
-    """The ``Cookie`` header of an ASGI scope; several (HTTP/2) are joined with ``"; "``."""
-    return "; ".join(
-        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie"
-    )
 
 
 async def user_id_from_scope(scope: Scope) -> object:
     """ASGI resolver: the id of the Django user logged in to this request's session, or ``None``."""
-    session_key = _session_key(_scope_cookies(scope))
+    cookies = [
+        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie"
+    ]
+    session_key = _session_key("; ".join(cookies))  # HTTP/2 may send several Cookie headers
     if session_key is None:
         return None
     async with ThreadSensitiveContext():
@@ -112,20 +95,17 @@ async def user_id_from_scope(scope: Scope) -> object:
 def user_id_from_environ(environ: WSGIEnvironment) -> object:
     """WSGI resolver: :func:`user_id_from_scope` for a WSGI environ, on the request thread."""
     session_key = _session_key(get_str_from_wsgi(environ, "HTTP_COOKIE", ""))
-    if session_key is None:
-        return None
-    return user_id_for_session(session_key)
+    return None if session_key is None else user_id_for_session(session_key)
 
 
-# --- asgi.py and wsgi.py ------------------------------------------------------------------------
-
-
-def _describe(app: object) -> str:
+def _wrong_app(app: object, expected: str, hint: str) -> ImproperlyConfigured:
     if isinstance(app, (ASGIHandler, WSGIHandler)):
-        return f"Django's {type(app).__name__}"
-    if inspect.isfunction(app) or inspect.isbuiltin(app):
-        return f"the function {app.__qualname__}"
-    return f"{type(app).__name__} object"
+        what = f"Django's {type(app).__name__}"
+    elif inspect.isfunction(app) or inspect.isbuiltin(app):
+        what = f"the function {app.__qualname__}"
+    else:
+        what = f"{type(app).__name__} object"
+    return ImproperlyConfigured(f"{expected}, got {what}; {hint}")
 
 
 def _check_asgi_app(app: object) -> None:
@@ -138,15 +118,11 @@ def _check_asgi_app(app: object) -> None:
         hint = "call it: rollout_asgi(get_asgi_application())"
     else:
         hint = "give it Django's ASGI application: rollout_asgi(get_asgi_application())"
-    raise ImproperlyConfigured(
-        f"rollout_asgi() expects an ASGI application (an async callable), got {_describe(app)}; "
-        + hint
-    )
+    raise _wrong_app(app, "rollout_asgi() expects an ASGI application (an async callable)", hint)
 
 
 def _check_wsgi_app(app: object) -> None:
     """Refuse what is not a WSGI application, saying what was expected."""
-    hint = ""
     if isinstance(app, ASGIHandler) or is_async_callable(app):
         hint = "this is an ASGI application: in asgi.py, use rollout_asgi(get_asgi_application())"
     elif not callable(app):
@@ -162,19 +138,21 @@ def _check_wsgi_app(app: object) -> None:
             )
         except ValueError:  # no signature to inspect (a builtin): trust it
             return
-    if hint:
-        raise ImproperlyConfigured(
-            f"rollout_wsgi() expects a WSGI application (environ, start_response), got "
-            f"{_describe(app)}; {hint}"
-        )
+        else:
+            return
+    expected = "rollout_wsgi() expects a WSGI application (environ, start_response)"
+    raise _wrong_app(app, expected, hint)
 
 
 def _shell(
-    owner: str, build: Callable[..., Any], app: Any, given: dict[str, Any], **fixed: Any
-) -> Any:
+    owner: str, build: Callable[..., _T], app: Any, given: dict[str, Any], **fixed: Any
+) -> _T:
     """``build(app, **options, **fixed)``, the options from ``given`` (where not ``None``) and the
     ``ROLLOUT_*`` settings; a wrong one is ``ImproperlyConfigured`` naming its setting."""
-    options, origin = shell_options({k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in given.items() if v is not None}
+    options, origin, errors = _config.gather(given, SOURCES, TAKES)
+    if errors:
+        raise ImproperlyConfigured(str(_config.located(errors[0], origin)))
     try:
         return build(app, **options, **fixed)
     except ConfigurationError as exc:
@@ -192,16 +170,12 @@ def rollout_asgi(
     """Wrap Django's ASGI application: ``application = rollout_asgi(get_asgi_application())``."""
     _check_asgi_app(app)
     given = {"on_issue": on_issue, "max_body_size": max_body_size}
-    return _shell(  # type: ignore[no-any-return]
+    return _shell(
         "rollout_asgi",
         _ASGIMiddleware,
         app,
-        {
-            **given,
-            "resolve_user": resolve_user,
-            "resolver_timeout": resolver_timeout,
-            "thread_sensitive": True,
-        },
+        {**given, "resolve_user": resolve_user, "resolver_timeout": resolver_timeout},
+        thread_sensitive=True,
     )
 
 
@@ -216,7 +190,7 @@ def rollout_wsgi(
     """Wrap Django's WSGI application: ``application = rollout_wsgi(get_wsgi_application())``."""
     _check_wsgi_app(app)
     given = {"on_issue": on_issue, "max_body_size": max_body_size}
-    return _shell(  # type: ignore[no-any-return]
+    return _shell(
         "rollout_wsgi",
         RolloutTokenWSGIMiddleware,
         app,
@@ -224,9 +198,6 @@ def rollout_wsgi(
         resolve_user=resolve_user,
         resolver_timeout=resolver_timeout,
     )
-
-
-# --- A Django request through the core ----------------------------------------------------------
 
 
 def token_request(decision: TokenDecision, request: HttpRequest) -> TokenRequest:
@@ -287,9 +258,6 @@ def answer_response(
     return response
 
 
-# --- The view -------------------------------------------------------------------------------------
-
-
 class RolloutTokenView:
     """A Django view serving a token for ``request.user``, with the middleware's answers."""
 
@@ -310,22 +278,9 @@ class RolloutTokenView:
         return answer_response(answer_request(self.decision, request))
 
 
-@functools.cache
-def _default_view() -> RolloutTokenView:
-    return RolloutTokenView()
-
-
 def token_view(request: HttpRequest) -> HttpResponse:
-    """The default :class:`RolloutTokenView`, built from the settings at its first request."""
-    return _default_view()(request)
-
-
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("ROLLOUT_"):
-        _default_view.cache_clear()
-
-
-setting_changed.connect(_settings_changed, dispatch_uid="rollout_middleware.contrib.django")
+    """A :class:`RolloutTokenView` of the settings alone, built at its first request."""
+    return answer_response(answer_request(default_decision(), request))
 
 
 def token_urlpatterns(

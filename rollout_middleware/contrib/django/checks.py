@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
-from django.urls import Resolver404, resolve
+from django.urls import resolve
 
-from .conf import SETTINGS, default_decision, missing_credentials, problems, unknown_settings
+from ... import _config
+from ...errors import ConfigurationError
+from ...tokens import credentials
+from .conf import SETTINGS, default_decision, get, setting_errors
 
 __all__ = ["TAG", "register_checks"]
 
@@ -20,27 +23,32 @@ _OURS = (
     "rollout_middleware.contrib.django.middleware.RolloutTokenMiddleware",
 )
 _AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+_KNOWN = "Known: " + ", ".join(sorted(SETTINGS)) + "."
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """An error per wrong ``ROLLOUT_*`` setting, a warning per unknown one."""
-    messages: list[checks.CheckMessage] = [
-        checks.Error(
-            f"{problem.setting}: {problem.message}",
-            hint=problem.hint,
-            id=f"rollout_middleware.{problem.id}",
-        )
-        for problem in problems()
-    ]
-    for name, close in unknown_settings():
-        hint = f"Did you mean {close}?" if close else "Known: " + ", ".join(sorted(SETTINGS)) + "."
+    messages: list[checks.CheckMessage] = []
+    for error in setting_errors():
+        setting = _config.SETTING_NAMES[error.option or "issuer"]
+        check_id, accepts = SETTINGS[setting]
         messages.append(
-            checks.Warning(
-                f"{name} is not a setting of rollout_middleware; it is ignored.",
-                hint=hint,
-                id="rollout_middleware.W001",
+            checks.Error(
+                f"{setting}: {error}",
+                hint=f"{setting} accepts {accepts}.",
+                id=f"rollout_middleware.{check_id}",
             )
         )
+    for name in sorted(dir(settings)):
+        if name.startswith("ROLLOUT_") and name not in SETTINGS:
+            close = difflib.get_close_matches(name, SETTINGS, n=1)
+            messages.append(
+                checks.Warning(
+                    f"{name} is not a setting of rollout_middleware; it is ignored.",
+                    hint=f"Did you mean {close[0]}?" if close else _KNOWN,
+                    id="rollout_middleware.W001",
+                )
+            )
     return messages
 
 
@@ -61,35 +69,21 @@ def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[check
     return [] if error is None else [checks.Error(error, id="rollout_middleware.E010")]
 
 
-def shadowed_view() -> tuple[str, str] | None:
-    """The token path and the view the URLconf gives it, when ``RolloutTokenMiddleware`` (in
-    ``MIDDLEWARE``) answers that path first, so that the view is never reached; else ``None``."""
-    if not any(name in _OURS for name in getattr(settings, "MIDDLEWARE", None) or ()):
-        return None
-    try:
-        path = default_decision().settings.path
-    except ImproperlyConfigured:
-        return None  # a wrong setting: check_settings reports it
-    if path is None:
-        return None
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
-    except Exception:  # a broken URLconf: Django's own URL checks report it
-        return None
-    view = getattr(match.func, "view_class", match.func)  # a class-based view's class
-    return path, f"{view.__module__}.{getattr(view, '__qualname__', type(view).__qualname__)}"
-
-
 def check_shadowed_view(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    shadowed = shadowed_view()
-    if shadowed is None:
+    """A warning when the URLconf routes the token path to a view that ``RolloutTokenMiddleware``
+    (in ``MIDDLEWARE``) answers first, so that the view is never reached."""
+    if not any(name in _OURS for name in getattr(settings, "MIDDLEWARE", None) or ()):
         return []
-    path, view = shadowed
+    try:
+        path = default_decision().settings.path or _config.DEFAULT_PATH
+        match = resolve(path)
+    except Exception:  # no view there; a wrong setting or URLconf, which other checks report
+        return []
+    view = getattr(match.func, "view_class", match.func)  # a class-based view's class
+    name = f"{view.__module__}.{getattr(view, '__qualname__', type(view).__qualname__)}"
     return [
         checks.Warning(
-            f"The URLconf routes ROLLOUT_TOKEN_PATH {path!r} to {view}, but "
+            f"The URLconf routes ROLLOUT_TOKEN_PATH {path!r} to {name}, but "
             "RolloutTokenMiddleware answers that path first: the view is never reached.",
             hint="Give the view another path, such as 'api/rollout-token' for DRF's view.",
             id="rollout_middleware.W002",
@@ -98,17 +92,20 @@ def check_shadowed_view(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 
 
 def check_credentials(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Under ``check --deploy``: the credentials that serving tokens needs."""
-    missing = missing_credentials()
-    if missing is None:
+    """Under ``check --deploy``: the credentials that serving tokens needs (or ``ROLLOUT_ISSUER``)."""
+    if get("ROLLOUT_ISSUER") is not None:
         return []
-    return [
-        checks.Error(
-            f"Rollout tokens cannot be served: {missing}.",
-            hint="Set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET where the server runs.",
-            id="rollout_middleware.E009",
-        )
-    ]
+    try:
+        credentials(get("ROLLOUT_CLIENT_ID"), get("ROLLOUT_CLIENT_SECRET"))
+    except ConfigurationError as exc:
+        return [
+            checks.Error(
+                f"Rollout tokens cannot be served: {exc}, in the settings or the environment.",
+                hint="Set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET where the server runs.",
+                id="rollout_middleware.E009",
+            )
+        ]
+    return []
 
 
 def register_checks() -> None:

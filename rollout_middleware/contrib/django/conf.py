@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +13,6 @@ from django.core.signals import setting_changed
 from ... import _config
 from ...decision import TokenDecision
 from ...errors import ConfigurationError
-from ...tokens import credentials
 
 #: Every setting, with its check id and what it accepts (the hint of a check message).
 SETTINGS: dict[str, tuple[str, str]] = {
@@ -36,34 +33,18 @@ SETTINGS: dict[str, tuple[str, str]] = {
 TAKES = _config.ANSWER_OPTIONS | {"path"}
 
 
-def _get(name: str) -> Any:
+def get(name: str) -> Any:
+    """The Django setting ``name``, ``None`` if unset."""
     return getattr(settings, name, None)
 
 
-_SOURCES = (("settings", _get),)
+#: Where the options come from, for the core's ``gather``: the Django settings.
+SOURCES = (("settings", get),)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One wrong setting: its name, its check id and what is wrong."""
-
-    setting: str
-    id: str
-    message: str
-
-    @property
-    def hint(self) -> str:
-        return f"{self.setting} accepts {SETTINGS[self.setting][1]}."
-
-
-def _problem(error: ConfigurationError) -> Problem:
-    setting = _config.SETTING_NAMES[error.option or "issuer"]
-    return Problem(setting, SETTINGS[setting][0], str(error))
-
-
-def problems() -> list[Problem]:
-    """Every wrong ``ROLLOUT_*`` setting, each checked by its option's rule."""
-    options, _, errors = _config.gather({}, _SOURCES, TAKES)
+def setting_errors() -> list[ConfigurationError]:
+    """An error per wrong ``ROLLOUT_*`` setting, each checked by its option's rule."""
+    options, _, errors = _config.gather({}, SOURCES, TAKES)
     for option, value in options.items():
         try:
             _config.RULES[option](value)
@@ -74,46 +55,16 @@ def problems() -> list[Problem]:
             _config.build("settings", options, TAKES)
         except ConfigurationError as exc:
             errors.append(exc)
-    return [_problem(error) for error in errors]
+    return errors
 
 
-def missing_credentials() -> str | None:
-    """What is missing for serving tokens (no ``ROLLOUT_ISSUER`` nor credentials), or ``None``."""
-    if _get("ROLLOUT_ISSUER") is not None:
-        return None
-    try:
-        credentials(_get("ROLLOUT_CLIENT_ID"), _get("ROLLOUT_CLIENT_SECRET"))
-    except ConfigurationError as exc:
-        return f"{exc}, in the settings or the environment"
-    return None
-
-
-def unknown_settings() -> list[tuple[str, str | None]]:
-    """Each ``ROLLOUT_*`` setting this package does not know, with the nearest known name."""
-    return [
-        (name, next(iter(difflib.get_close_matches(name, SETTINGS, n=1)), None))
-        for name in sorted(dir(settings))
-        if name.startswith("ROLLOUT_") and name not in SETTINGS
-    ]
-
-
-def settings_for(
-    owner: str, given: Mapping[str, Any], takes: frozenset[str] = TAKES
-) -> _config.Settings:
+def settings_for(owner: str, given: Mapping[str, Any]) -> _config.Settings:
     """The settings of an entry point: ``given`` keywords, then the ``ROLLOUT_*`` settings.
     Raises :class:`~django.core.exceptions.ImproperlyConfigured` naming the setting."""
     try:
-        return _config.read(owner, given, _SOURCES, takes)
+        return _config.read(owner, given, SOURCES, TAKES)
     except ConfigurationError as exc:
         raise ImproperlyConfigured(str(exc)) from None
-
-
-def shell_options(given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The ``ROLLOUT_*`` settings as a shell's keyword options, and where each came from."""
-    options, origin, errors = _config.gather(given, _SOURCES, TAKES)
-    if errors:
-        raise ImproperlyConfigured(str(_config.located(errors[0], origin)))
-    return options, origin
 
 
 def checked_at_url_load() -> bool:
@@ -122,7 +73,7 @@ def checked_at_url_load() -> bool:
     from django.apps import apps
 
     if apps.is_installed("rollout_middleware.contrib.django"):
-        return not problems()
+        return not setting_errors()
     default_decision()
     return True
 
