@@ -15,12 +15,13 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import jwt
 
 from . import __version__
-from .errors import RolloutError
+from .errors import ConfigurationError, RolloutError
 from .tokens import (
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
@@ -235,25 +236,20 @@ class _Credentials:
     secret_source: str
 
 
-class _UsageError(Exception):
-    """A message for stderr and exit status 2."""
-
-
 def _read_secret_file(path: str, stdin: TextIO) -> bytes:
     try:
         if path == "-":
             data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
         else:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = Path(path).read_bytes()
     except OSError as exc:
         # Only the reason: the path is not echoed, in case a secret was passed as one by mistake.
-        raise _UsageError(f"cannot read the --secret-file: {exc.strerror or exc}") from None
+        raise ConfigurationError(f"cannot read the --secret-file: {exc.strerror or exc}") from None
     # `echo "$SECRET" > file` adds one line break; that is not part of the secret.
     if data.endswith(b"\n"):
         data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
     if not data:
-        raise _UsageError("the --secret-file is empty")
+        raise ConfigurationError("the --secret-file is empty")
     return data
 
 
@@ -282,16 +278,14 @@ def _credentials(
 
 def _cmd_mint(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -> int:
     if creds.client_id is None:
-        raise _UsageError(f"no client id: set {CLIENT_ID_ENV} or pass --client-id")
+        raise ConfigurationError(f"no client id: set {CLIENT_ID_ENV} or pass --client-id")
     if creds.secret is None:
-        raise _UsageError(f"no client secret: set {CLIENT_SECRET_ENV} or pass --secret-file PATH")
-    issued = TokenIssuer(creds.client_id, creds.secret, ttl=args.ttl).issue(args.user_id)
-    if args.json:
-        print(
-            json.dumps({key: getattr(issued, key) for key in ("token", "expires_at", "expires_in")})
+        raise ConfigurationError(
+            f"no client secret: set {CLIENT_SECRET_ENV} or pass --secret-file PATH"
         )
-    else:
-        print(issued.token)
+    issued = TokenIssuer(creds.client_id, creds.secret, ttl=args.ttl).issue(args.user_id)
+    body = {"token": issued.token, "expires_at": issued.expires_at, "expires_in": issued.expires_in}
+    print(json.dumps(body) if args.json else issued.token)
     return EXIT_OK
 
 
@@ -440,18 +434,14 @@ def _ttl(text: str) -> int:
 
 def _common_options(default: object) -> argparse.ArgumentParser:
     """The credential options, accepted before or after the command."""
-    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False, argument_default=default)
     group = common.add_argument_group("credentials")
     group.add_argument(
-        "--client-id",
-        metavar="ID",
-        default=default,
-        help=f"the Rollout client id (default: ${CLIENT_ID_ENV})",
+        "--client-id", metavar="ID", help=f"the Rollout client id (default: ${CLIENT_ID_ENV})"
     )
     group.add_argument(
         "--secret-file",
         metavar="PATH",
-        default=default,
         help=f"read the client secret from PATH, '-' for standard input; one trailing line break is "
         f"ignored (default: ${CLIENT_SECRET_ENV}). The secret itself is never accepted on the command line.",
     )
@@ -546,22 +536,22 @@ def main(
 ) -> int:
     """Run ``rollout-token`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     environ = os.environ if environ is None else environ
-    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    stdin, stderr = stdin or sys.stdin, stderr or sys.stderr
     parser = build_parser(prog)
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    with contextlib.redirect_stdout(stdout or sys.stdout):
         try:
-            args = parser.parse_args(argv)
-        except SystemExit as exc:  # --help, --version and usage errors
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        try:
+            with contextlib.redirect_stderr(stderr):
+                args = parser.parse_args(argv)
             found = tuple(int(part) for part in jwt.__version__.split(".")[:2])
             if args.command != "mint" and found < INSPECT_NEEDS_PYJWT:
-                raise _UsageError(
+                raise ConfigurationError(
                     f"{args.command} needs PyJWT 2.10 or newer, and this environment has "
                     f"{jwt.__version__}: pip install 'PyJWT>=2.10' (minting and serving tokens work "
                     "with 2.8)"
                 )
             return _COMMANDS[args.command](args, _credentials(args, environ, stdin), stdin)
-        except (_UsageError, RolloutError) as exc:
+        except SystemExit as exc:  # --help, --version and usage errors
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        except RolloutError as exc:
             print(f"{parser.prog}: error: {exc}", file=stderr)
             return EXIT_USAGE
