@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import functools
 import json
 import math
@@ -13,7 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
@@ -307,7 +306,7 @@ def _cmd_inspect(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -
             "header": found.header,
             "claims": found.claims,
             "expires_in": None if exp is None else int(exp - started),
-            "problems": [dataclasses.asdict(problem) for problem in found.problems],
+            "problems": [asdict(problem) for problem in found.problems],
             "unchecked": found.unchecked,
         }
         print(json.dumps(report, indent=2))
