@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -11,14 +12,15 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import jwt
 
 from . import __version__
-from .errors import RolloutError
+from .errors import ConfigurationError, RolloutError
 from .tokens import (
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
@@ -57,11 +59,6 @@ _HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 _KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
 CHECK_USER_ID = "rollout-token-check"
 
-_SECRET_ON_COMMAND_LINE = (
-    "the client secret is never taken from the command line (it would stay in your shell "
-    f"history and in the process list); set {CLIENT_SECRET_ENV} or use --secret-file PATH"
-)
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -92,50 +89,36 @@ class Diagnosis:
 
 def _duration(seconds: float) -> str:
     """``3725`` -> ``'1h 2m 5s'``."""
-    remaining = round(abs(seconds))
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if remaining >= size:
-            parts.append(f"{remaining // size}{unit}")
-            remaining %= size
-    if remaining or not parts:
-        parts.append(f"{remaining}s")
-    return " ".join(parts)
-
-
-def _timestamp(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    try:
-        moment = datetime.fromtimestamp(value, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _when(value: float) -> str:
-    return _timestamp(value) or f"{value:g} s after 1970"
+    left = round(abs(seconds))
+    counts = (left // 86400, left // 3600 % 24, left // 60 % 60, left % 60)
+    return " ".join(f"{n}{unit}" for n, unit in zip(counts, "dhms", strict=True) if n) or "0s"
 
 
 def _number(value: object) -> float | None:
+    """A JSON claim as seconds, or ``None`` if it is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
 
 
+def _timestamp(seconds: float) -> str | None:
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _when(seconds: float) -> str:
+    return _timestamp(seconds) or f"{seconds:g} s after 1970"
+
+
 def _options(*, signature: bool = False, claim: str | None = None) -> Options:
     """PyJWT options that check the signature, or one claim, and nothing else."""
-    return {
-        "verify_signature": signature,
-        "require": [],
-        "verify_aud": False,
-        "verify_exp": claim == "exp",
-        "verify_iat": claim == "iat",
-        "verify_iss": claim == "iss",
-        "verify_jti": False,
-        "verify_nbf": False,
-        "verify_sub": claim == "sub",
+    checks = {
+        f"verify_{name}": name == claim
+        for name in ("aud", "exp", "iat", "iss", "jti", "nbf", "sub")
     }
+    return cast("Options", {"verify_signature": signature, "require": [], **checks})
 
 
 def diagnose(
@@ -146,20 +129,6 @@ def diagnose(
     now: Callable[[], float] = time.time,
 ) -> Diagnosis:
     """Check ``token`` the way Rollout does and report every reason it would be refused."""
-    with warnings.catch_warnings():
-        if _KEY_LENGTH_WARNING is not None:
-            warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
-        return _diagnose(token, client_id=client_id, secret=secret, now=now)
-
-
-def _diagnose(
-    token: str,
-    *,
-    client_id: str | None,
-    secret: str | bytes | None,
-    now: Callable[[], float] = time.time,
-) -> Diagnosis:
-    """The checks of :func:`diagnose`."""
     result = Diagnosis()
     try:
         decoded = jwt.decode_complete(token, options=_options())
@@ -171,17 +140,12 @@ def _diagnose(
     result.header, result.claims = header, claims
 
     alg = header.get("alg")
+    unsigned = isinstance(alg, str) and alg.lower() == "none"
     if alg != ALGORITHM:
-        if isinstance(alg, str) and alg.lower() == "none":
-            result.add(
-                "algorithm",
-                f"not {ALGORITHM}: alg is 'none', an unsigned token; Rollout only accepts {ALGORITHM}",
-            )
-        else:
-            shown = "missing" if alg is None else repr(alg)
-            result.add(
-                "algorithm", f"not {ALGORITHM}: alg is {shown}; Rollout only accepts {ALGORITHM}"
-            )
+        shown = "'none', an unsigned token" if unsigned else "missing" if alg is None else repr(alg)
+        result.add(
+            "algorithm", f"not {ALGORITHM}: alg is {shown}; Rollout only accepts {ALGORITHM}"
+        )
 
     if secret is None:
         result.unchecked.append(
@@ -190,12 +154,10 @@ def _diagnose(
     elif alg in _HMAC_ALGORITHMS:
         # An HS256 token signed with the right secret still tells that the secret is right.
         try:
-            jwt.decode(
-                token,
-                secret,
-                algorithms=[alg],
-                options=_options(signature=True),
-            )
+            with warnings.catch_warnings():
+                if _KEY_LENGTH_WARNING is not None:
+                    warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+                jwt.decode(token, secret, algorithms=[alg], options=_options(signature=True))
         except jwt.InvalidSignatureError:
             result.add(
                 "signature",
@@ -206,7 +168,7 @@ def _diagnose(
             result.add("malformed", f"malformed: PyJWT cannot verify it ({exc})")
         else:
             result.signature_checked = True
-    elif not (isinstance(alg, str) and alg.lower() == "none"):  # "none" has no signature
+    elif not unsigned:  # "none" has no signature
         result.unchecked.append(f"signature: not checked, alg {alg!r} is not an HMAC algorithm")
 
     missing = [name for name in REQUIRED_CLAIMS if claims.get(name) in (None, "")]
@@ -218,29 +180,30 @@ def _diagnose(
 
     times: dict[str, float] = {}
     for name in ("exp", "iat"):
-        if name not in missing:
-            value = _number(claims[name])
-            if value is None:
-                result.add(
-                    "malformed",
-                    f"malformed claim: {name} must be a number of seconds, got {claims[name]!r}",
-                )
-            else:
-                times[name] = value
+        value = _number(claims.get(name))
+        if value is not None:
+            times[name] = value
+        elif name not in missing:
+            result.add(
+                "malformed",
+                f"malformed claim: {name} must be a number of seconds, got {claims[name]!r}",
+            )
 
+    # One PyJWT check per claim, so that each failure is reported on its own.
     current = now()
-    if "exp" in times:
+    for name in (*times, "sub", "iss"):
+        if name in missing:
+            continue
+        if name == "iss" and client_id is None:
+            result.unchecked.append(
+                f"issuer: not checked, no client id (set {CLIENT_ID_ENV} or use --client-id)"
+            )
+            continue
         try:
-            jwt.decode(token, options=_options(claim="exp"))
+            jwt.decode(token, options=_options(claim=name), issuer=client_id)
         except jwt.ExpiredSignatureError:
             exp = times["exp"]
             result.add("expired", f"expired {_duration(current - exp)} ago, at {_when(exp)}")
-        except jwt.InvalidTokenError as exc:
-            result.add("malformed", f"malformed claim: {exc}")
-
-    if "iat" in times:
-        try:
-            jwt.decode(token, options=_options(claim="iat"))
         except jwt.ImmatureSignatureError:
             iat = times["iat"]
             result.add(
@@ -248,28 +211,16 @@ def _diagnose(
                 f"issued in the future: iat is {_duration(iat - current)} ahead of this machine's "
                 f"clock ({_when(iat)}); the minting server's clock is off by at least that much",
             )
-        except jwt.InvalidTokenError as exc:
-            result.add("malformed", f"malformed claim: {exc}")
-
-    if "sub" not in missing:
-        try:
-            jwt.decode(token, options=_options(claim="sub"))
-        except jwt.InvalidTokenError as exc:
-            result.add("subject", f"bad subject: {exc}")
-
-    if "iss" not in missing:
-        if client_id is None:
-            result.unchecked.append(
-                f"issuer: not checked, no client id (set {CLIENT_ID_ENV} or use --client-id)"
+        except jwt.InvalidIssuerError:
+            result.add(
+                "issuer",
+                f"wrong issuer: iss is {claims['iss']!r}, but this client id is {client_id!r}",
             )
-        else:
-            try:
-                jwt.decode(token, options=_options(claim="iss"), issuer=client_id)
-            except jwt.InvalidIssuerError:
-                result.add(
-                    "issuer",
-                    f"wrong issuer: iss is {claims['iss']!r}, but this client id is {client_id!r}",
-                )
+        except jwt.InvalidTokenError as exc:
+            if name == "sub":
+                result.add("subject", f"bad subject: {exc}")
+            else:
+                result.add("malformed", f"malformed claim: {exc}")
     return result
 
 
@@ -284,41 +235,35 @@ class _Credentials:
     secret_source: str
 
 
-class _UsageError(Exception):
-    """A message for stderr and exit status 2."""
-
-
 def _read_secret_file(path: str, stdin: TextIO) -> bytes:
     try:
         if path == "-":
             data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
         else:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = Path(path).read_bytes()
     except OSError as exc:
         # Only the reason: the path is not echoed, in case a secret was passed as one by mistake.
-        raise _UsageError(f"cannot read the --secret-file: {exc.strerror or exc}") from None
+        raise ConfigurationError(f"cannot read the --secret-file: {exc.strerror or exc}") from None
     # `echo "$SECRET" > file` adds one line break; that is not part of the secret.
-    if data.endswith(b"\r\n"):
-        data = data[:-2]
-    elif data.endswith(b"\n"):
-        data = data[:-1]
+    if data.endswith(b"\n"):
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
     if not data:
-        raise _UsageError("the --secret-file is empty")
+        raise ConfigurationError("the --secret-file is empty")
     return data
 
 
 def _credentials(
     args: argparse.Namespace, environ: Mapping[str, str], stdin: TextIO
 ) -> _Credentials:
-    if getattr(args, "client_id", None) is not None:
+    """Each setting from its option, else from its environment variable when that is not empty."""
+    if args.client_id is not None:
         client_id, id_source = args.client_id, "--client-id"
     elif environ.get(CLIENT_ID_ENV):
         client_id, id_source = environ[CLIENT_ID_ENV], f"${CLIENT_ID_ENV}"
     else:
         client_id, id_source = None, ""
     secret: str | bytes | None
-    if getattr(args, "secret_file", None) is not None:
+    if args.secret_file is not None:
         secret, secret_source = _read_secret_file(args.secret_file, stdin), "--secret-file"
     elif environ.get(CLIENT_SECRET_ENV):
         secret, secret_source = environ[CLIENT_SECRET_ENV], f"${CLIENT_SECRET_ENV}"
@@ -327,51 +272,32 @@ def _credentials(
     return _Credentials(client_id, id_source, secret, secret_source)
 
 
-def _issuer(creds: _Credentials, ttl: int = DEFAULT_TTL) -> TokenIssuer:
+# -- commands: each prints to sys.stdout (main redirects it) and returns the exit status ------------
+
+
+def _cmd_mint(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -> int:
     if creds.client_id is None:
-        raise _UsageError(f"no client id: set {CLIENT_ID_ENV} or pass --client-id")
+        raise ConfigurationError(f"no client id: set {CLIENT_ID_ENV} or pass --client-id")
     if creds.secret is None:
-        raise _UsageError(f"no client secret: set {CLIENT_SECRET_ENV} or pass --secret-file PATH")
-    return TokenIssuer(creds.client_id, creds.secret, ttl=ttl)
-
-
-# -- commands --------------------------------------------------------------------------------------
-
-
-def _cmd_mint(args: argparse.Namespace, creds: _Credentials, out: TextIO) -> int:
-    issued = _issuer(creds, args.ttl).issue(args.user_id)
-    if args.json:
-        body = {
-            "token": issued.token,
-            "expires_at": issued.expires_at,
-            "expires_in": issued.expires_in,
-        }
-        print(json.dumps(body), file=out)
-    else:
-        print(issued.token, file=out)
+        raise ConfigurationError(
+            f"no client secret: set {CLIENT_SECRET_ENV} or pass --secret-file PATH"
+        )
+    issued = TokenIssuer(creds.client_id, creds.secret, ttl=args.ttl).issue(args.user_id)
+    body = {"token": issued.token, "expires_at": issued.expires_at, "expires_in": issued.expires_in}
+    print(json.dumps(body) if args.json else issued.token)
     return EXIT_OK
 
 
-def _token_argument(raw: str, stdin: TextIO) -> str:
-    token = stdin.read() if raw == "-" else raw
-    token = token.strip()
+def _cmd_inspect(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -> int:
+    token = (stdin.read() if args.token == "-" else args.token).strip()
     if token[:7].lower() == "bearer ":  # pasted from an Authorization header
         token = token[7:].strip()
-    return token
-
-
-def _cmd_inspect(args: argparse.Namespace, creds: _Credentials, out: TextIO, stdin: TextIO) -> int:
-    token = _token_argument(args.token, stdin)
     started = time.time()
     found = diagnose(token, client_id=creds.client_id, secret=creds.secret, now=lambda: started)
     claims = found.claims or {}
     exp, iat = _number(claims.get("exp")), _number(claims.get("iat"))
-    if found.valid:
-        status, code = "valid", EXIT_OK
-    elif found.problems:
-        status, code = "invalid", EXIT_INVALID
-    else:
-        status, code = "unverified", EXIT_UNVERIFIED
+    status = "valid" if found.valid else "invalid" if found.problems else "unverified"
+    code = {"valid": EXIT_OK, "invalid": EXIT_INVALID, "unverified": EXIT_UNVERIFIED}[status]
 
     if args.json:
         report = {
@@ -380,91 +306,86 @@ def _cmd_inspect(args: argparse.Namespace, creds: _Credentials, out: TextIO, std
             "header": found.header,
             "claims": found.claims,
             "expires_in": None if exp is None else int(exp - started),
-            "problems": [{"code": p.code, "message": p.message} for p in found.problems],
+            "problems": [asdict(problem) for problem in found.problems],
             "unchecked": found.unchecked,
         }
-        print(json.dumps(report, indent=2), file=out)
+        print(json.dumps(report, indent=2))
         return code
 
-    if found.header is not None:
-        print(f"header:    {json.dumps(found.header)}", file=out)
-    if found.claims is not None:
-        print(f"claims:    {json.dumps(found.claims)}", file=out)
-    if iat is not None and _timestamp(iat):
+    if found.claims is not None:  # and so the header
+        print(f"header:    {json.dumps(found.header)}")
+        print(f"claims:    {json.dumps(found.claims)}")
+    if iat is not None and (issued := _timestamp(iat)):
         when = "ago" if iat <= started else "from now"
-        print(f"issued:    {_timestamp(iat)} ({_duration(started - iat)} {when})", file=out)
-    if exp is not None and _timestamp(exp):
+        print(f"issued:    {issued} ({_duration(started - iat)} {when})")
+    if exp is not None and (expires := _timestamp(exp)):
         left = exp - started
         span = f"{_duration(left)} left" if left > 0 else f"expired {_duration(left)} ago"
-        print(f"expires:   {_timestamp(exp)} ({span})", file=out)
+        print(f"expires:   {expires} ({span})")
         if iat is not None:
-            print(f"lifetime:  {_duration(exp - iat)}", file=out)
+            print(f"lifetime:  {_duration(exp - iat)}")
     if found.signature_checked:
-        print(f"signature: good (checked with the secret from {creds.secret_source})", file=out)
+        print(f"signature: good (checked with the secret from {creds.secret_source})")
     if found.valid:
-        print(
-            f"verdict:   VALID: Rollout would accept this token for sub {claims['sub']!r}", file=out
-        )
+        print(f"verdict:   VALID: Rollout would accept this token for sub {claims['sub']!r}")
     elif found.problems:
-        print("verdict:   INVALID: Rollout would refuse this token:", file=out)
-        for problem in found.problems:
-            print(f"  - {problem.message}", file=out)
+        print("verdict:   INVALID: Rollout would refuse this token:")
     else:
-        print(
-            "verdict:   UNVERIFIED: no problem found, but not everything could be checked:",
-            file=out,
-        )
+        print("verdict:   UNVERIFIED: no problem found, but not everything could be checked:")
+    for problem in found.problems:
+        print(f"  - {problem.message}")
     for note in found.unchecked:
-        print(f"  ? {note}", file=out)
+        print(f"  ? {note}")
     return code
 
 
-def _cmd_check(args: argparse.Namespace, creds: _Credentials, out: TextIO) -> int:
-    failed = False
+def _cmd_check(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -> int:
+    marks = []
 
     def line(mark: str, text: str) -> None:
-        print(f"[{mark}] {text}", file=out)
+        marks.append(mark)
+        print(f"[{mark}] {text}")
 
+    slip = "starts or ends with whitespace (a copy-and-paste slip?)"
     if creds.client_id is None:
-        failed = True
         line(
             "FAIL", f"client id: not set ({CLIENT_ID_ENV} is missing or empty; or pass --client-id)"
         )
     else:
         line("ok", f"client id: {creds.client_id!r} (from {creds.client_id_source})")
         if creds.client_id != creds.client_id.strip():
-            line("warn", "client id: starts or ends with whitespace (a copy-and-paste slip?)")
+            line("warn", f"client id: {slip}")
 
     if creds.secret is None:
-        failed = True
         line(
             "FAIL",
             f"client secret: not set ({CLIENT_SECRET_ENV} is missing or empty; or pass --secret-file)",
         )
     else:
         raw = creds.secret.encode() if isinstance(creds.secret, str) else creds.secret
-        size = f"{len(raw)} bytes"
+        source, size = creds.secret_source, f"{len(raw)} bytes"
         if len(raw) >= RECOMMENDED_SECRET_BYTES:
             line(
                 "ok",
-                f"client secret: set (from {creds.secret_source}), {size}, at least the "
+                f"client secret: set (from {source}), {size}, at least the "
                 f"{RECOMMENDED_SECRET_BYTES} bytes PyJWT recommends for {ALGORITHM}",
             )
         else:
             line(
                 "warn",
-                f"client secret: set (from {creds.secret_source}), but only {size}; PyJWT "
-                f"recommends at least {RECOMMENDED_SECRET_BYTES} for {ALGORITHM}. Rollout chooses the "
-                "secret, so tokens are still signed with it; check you copied all of it",
+                f"client secret: set (from {source}), but only {size}; PyJWT recommends at least "
+                f"{RECOMMENDED_SECRET_BYTES} for {ALGORITHM}. Rollout chooses the secret, so tokens "
+                "are still signed with it; check you copied all of it",
             )
         if raw != raw.strip():
-            line("warn", "client secret: starts or ends with whitespace (a copy-and-paste slip?)")
+            line("warn", f"client secret: {slip}")
 
-    if creds.client_id is not None and creds.secret is not None:
+    if creds.client_id is None or creds.secret is None:
+        line("skip", "round trip: needs both the client id and the client secret")
+    else:
         try:
-            token = _issuer(creds).mint(args.user)
+            token = TokenIssuer(creds.client_id, creds.secret).mint(args.user)
         except RolloutError as exc:
-            failed = True
             line("FAIL", f"round trip: cannot mint a token: {exc}")
         else:
             found = diagnose(token, client_id=creds.client_id, secret=creds.secret)
@@ -475,14 +396,14 @@ def _cmd_check(args: argparse.Namespace, creds: _Credentials, out: TextIO) -> in
                     f"({ALGORITHM} signature, iss, sub, iat, exp)",
                 )
             else:
-                failed = True
                 reasons = "; ".join(p.message for p in found.problems) or "; ".join(found.unchecked)
                 line("FAIL", f"round trip: the minted token does not verify: {reasons}")
-    else:
-        line("skip", "round trip: needs both the client id and the client secret")
 
-    print("configuration FAILED" if failed else "configuration OK", file=out)
-    return EXIT_INVALID if failed else EXIT_OK
+    print("configuration FAILED" if "FAIL" in marks else "configuration OK")
+    return EXIT_INVALID if "FAIL" in marks else EXIT_OK
+
+
+_COMMANDS = {"mint": _cmd_mint, "inspect": _cmd_inspect, "check": _cmd_check}
 
 
 # -- argument parsing ------------------------------------------------------------------------------
@@ -491,14 +412,11 @@ def _cmd_check(args: argparse.Namespace, creds: _Credentials, out: TextIO) -> in
 class _RefuseSecret(argparse.Action):
     """``--secret VALUE``: refused, without echoing the value."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> NoReturn:
-        parser.error(_SECRET_ON_COMMAND_LINE)
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> NoReturn:
+        parser.error(
+            "the client secret is never taken from the command line (it would stay in your shell "
+            f"history and in the process list); set {CLIENT_SECRET_ENV} or use --secret-file PATH"
+        )
 
 
 def _ttl(text: str) -> int:
@@ -515,18 +433,14 @@ def _ttl(text: str) -> int:
 
 def _common_options(default: object) -> argparse.ArgumentParser:
     """The credential options, accepted before or after the command."""
-    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False, argument_default=default)
     group = common.add_argument_group("credentials")
     group.add_argument(
-        "--client-id",
-        metavar="ID",
-        default=default,
-        help=f"the Rollout client id (default: ${CLIENT_ID_ENV})",
+        "--client-id", metavar="ID", help=f"the Rollout client id (default: ${CLIENT_ID_ENV})"
     )
     group.add_argument(
         "--secret-file",
         metavar="PATH",
-        default=default,
         help=f"read the client secret from PATH, '-' for standard input; one trailing line break is "
         f"ignored (default: ${CLIENT_SECRET_ENV}). The secret itself is never accepted on the command line.",
     )
@@ -549,12 +463,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    sub_common = [_common_options(argparse.SUPPRESS)]
+    command = functools.partial(
+        commands.add_parser, parents=[_common_options(argparse.SUPPRESS)], allow_abbrev=False
+    )
 
-    mint = commands.add_parser(
+    mint = command(
         "mint",
-        parents=sub_common,
-        allow_abbrev=False,
         help="print a new token for a user",
         description="Mint a token for USER_ID and print it, ready for "
         'curl -H "Authorization: Bearer $(rollout-token mint USER_ID)".',
@@ -573,10 +487,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help='print {"token", "expires_at", "expires_in"}, as the token endpoint answers',
     )
 
-    inspect = commands.add_parser(
+    inspect = command(
         "inspect",
-        parents=sub_common,
-        allow_abbrev=False,
         help="decode a token and tell why Rollout would refuse it",
         description="Print the token's header, claims and time left, and every reason Rollout would "
         "refuse it: malformed, not HS512 (alg none included), wrong signature, expired, iat in the "
@@ -591,10 +503,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     inspect.add_argument("--json", action="store_true", help="print the findings as JSON")
 
-    check = commands.add_parser(
+    check = command(
         "check",
-        parents=sub_common,
-        allow_abbrev=False,
         help="validate the configuration without printing the secret",
         description="Check that the client id and secret are set, compare the secret's length with "
         f"PyJWT's {RECOMMENDED_SECRET_BYTES}-byte recommendation for HS512, and mint a token and "
@@ -614,15 +524,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 INSPECT_NEEDS_PYJWT = (2, 10)
 
 
-def _require_pyjwt(command: str) -> None:
-    found = tuple(int(part) for part in jwt.__version__.split(".")[:2])
-    if found < INSPECT_NEEDS_PYJWT:
-        raise _UsageError(
-            f"{command} needs PyJWT 2.10 or newer, and this environment has {jwt.__version__}: "
-            "pip install 'PyJWT>=2.10' (minting and serving tokens work with 2.8)"
-        )
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -634,22 +535,22 @@ def main(
 ) -> int:
     """Run ``rollout-token`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     environ = os.environ if environ is None else environ
-    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    stdin, stderr = stdin or sys.stdin, stderr or sys.stderr
     parser = build_parser(prog)
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version and usage errors
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    try:
-        if args.command != "mint":
-            _require_pyjwt(args.command)
-        creds = _credentials(args, environ, stdin)
-        if args.command == "mint":
-            return _cmd_mint(args, creds, stdout)
-        if args.command == "inspect":
-            return _cmd_inspect(args, creds, stdout, stdin)
-        return _cmd_check(args, creds, stdout)
-    except (_UsageError, RolloutError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=stderr)
-        return EXIT_USAGE
+    with contextlib.redirect_stdout(stdout or sys.stdout):
+        try:
+            with contextlib.redirect_stderr(stderr):
+                args = parser.parse_args(argv)
+            found = tuple(int(part) for part in jwt.__version__.split(".")[:2])
+            if args.command != "mint" and found < INSPECT_NEEDS_PYJWT:
+                raise ConfigurationError(
+                    f"{args.command} needs PyJWT 2.10 or newer, and this environment has "
+                    f"{jwt.__version__}: pip install 'PyJWT>=2.10' (minting and serving tokens work "
+                    "with 2.8)"
+                )
+            return _COMMANDS[args.command](args, _credentials(args, environ, stdin), stdin)
+        except SystemExit as exc:  # --help, --version and usage errors
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        except RolloutError as exc:
+            print(f"{parser.prog}: error: {exc}", file=stderr)
+            return EXIT_USAGE
