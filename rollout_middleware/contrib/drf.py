@@ -117,7 +117,7 @@ class _SpectacularOperation:
 
 
 @functools.cache
-def _schema_class(descriptor: type[Any], base: type[Any]) -> type[Any]:
+def _schema_class(descriptor: type, base: type[Any]) -> type[Any]:
     """The inspector class for ``DEFAULT_SCHEMA_CLASS`` ``base``: ours over it, or ``base``."""
     spectacular = sys.modules.get("drf_spectacular.openapi")  # loaded by DEFAULT_SCHEMA_CLASS
     if spectacular is not None and issubclass(base, spectacular.AutoSchema):
@@ -151,8 +151,8 @@ class RolloutTokenSchema(ViewInspector):
         result = super().__get__(instance, owner)
         if instance is None or result is not self:
             return result  # the class's attribute, or an inspector set on this view
-        base: type[Any] = api_settings.DEFAULT_SCHEMA_CLASS  # type: ignore[assignment]
-        cls = _schema_class(cast("type[Any]", type(self)), base)
+        base: type = api_settings.DEFAULT_SCHEMA_CLASS  # type: ignore[assignment]
+        cls = _schema_class(cast("type", type(self)), base)
         inspector = cls(**self._kwargs) if issubclass(base, AutoSchema) else cls()
         inspector.view = instance
         return inspector

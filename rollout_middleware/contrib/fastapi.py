@@ -142,6 +142,9 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+_REQUEST_KEY = "rollout_middleware.request"
+
+
 class _TokenRoute(APIRoute):
     """A FastAPI route whose handler asks the decision for an early answer first."""
 
@@ -185,12 +188,19 @@ class _TokenRoute(APIRoute):
                     return _response(decision.failed(token_request))
                 if handler is None or not token_request.cors:
                     raise  # the app renders it, as for any other route
-                return await _render(handler, request, exc, token_request.cors)
+                # The app's own answer, with the CORS headers of an allowed origin.
+                if is_async_callable(handler):
+                    response: Response = await handler(request, exc)
+                else:
+                    response = await run_in_threadpool(handler, request, exc)
+                for name, value in token_request.cors:
+                    if name == "Vary":
+                        response.headers.add_vary_header(value)
+                    else:
+                        response.headers[name] = value
+                return response
 
         return rollout_token_route
-
-
-_REQUEST_KEY = "rollout_middleware.request"
 
 
 def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
@@ -202,39 +212,11 @@ def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
     return next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
 
 
-async def _render(
-    handler: Callable[..., Any],
-    request: Request,
-    exc: Exception,
-    cors: tuple[tuple[str, str], ...],
-) -> Response:
-    """The app's own answer to ``exc``, with the CORS headers of an allowed origin."""
-    if is_async_callable(handler):
-        response: Response = await handler(request, exc)
-    else:
-        response = await run_in_threadpool(handler, request, exc)
-    for name, value in cors:
-        if name == "Vary":
-            response.headers.add_vary_header(value)
-        else:
-            response.headers[name] = value
-    return response
-
-
 def _response(answer: Answer) -> Response:
     """The decision's answer as a Starlette response, headers as they are (no added type)."""
     response = Response(answer.body, status_code=answer.status)
     response.raw_headers = list(answer.raw_headers)
     return response
-
-
-def _token_endpoint(decision: TokenDecision, dependency: Any) -> Callable[..., Awaitable[Response]]:
-    # FastAPI reads this signature: ``user_id`` is the app's dependency. The annotations are
-    # resolved in this module's globals (``Request``, ``Any``, ``Response``).
-    async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
-        return _response(await decision.respond_async(request.scope[_REQUEST_KEY], user_id))
-
-    return rollout_token
 
 
 def _name(call: object) -> str:
@@ -302,18 +284,16 @@ def _check_parameters(call: Callable[..., Any]) -> None:
         )
 
 
-def _user_dependency(user_id: object) -> Any:
+def _user_dependency(user_id: object) -> params.Depends:
     """``user_id`` checked, as the ``Depends`` the token endpoint declares."""
-    declared: params.Depends | None = None
-    call: object = user_id
-    if isinstance(user_id, params.Depends):  # Depends(...) or Security(..., scopes=[...])
-        declared = user_id
-        call = user_id.dependency
-        if call is None:
-            raise ConfigurationError(
-                "user_id: Depends() without a dependency has nothing to call; give "
-                "Depends(current_user_id)"
-            )
+    # Depends(...) or Security(..., scopes=[...]) as given; a bare dependency goes in Depends().
+    declared = user_id if isinstance(user_id, params.Depends) else None
+    call = user_id if declared is None else declared.dependency
+    if declared is not None and call is None:
+        raise ConfigurationError(
+            "user_id: Depends() without a dependency has nothing to call; give "
+            "Depends(current_user_id)"
+        )
     if isinstance(call, SecurityBase):
         raise ConfigurationError(
             f"user_id {_name(type(call))} is a security scheme: it gives the credentials the "
@@ -361,14 +341,19 @@ def rollout_token_router(
         include_in_schema=include_in_schema,
         generate_unique_id_function=generate_unique_id_function or Default(generate_unique_id),
     )
-    endpoint = _token_endpoint(token_decision, dependency)
+
+    # FastAPI reads this signature (resolved in this module's globals): ``user_id`` is the app's
+    # dependency.
+    async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
+        return _response(await token_decision.respond_async(request.scope[_REQUEST_KEY], user_id))
+
     documented = sorted(settings.methods & _DOCUMENTED_METHODS)
     hidden = sorted((settings.methods | _HTTP_METHODS) - set(documented))
     try:
         if documented:
             router.add_api_route(
                 path,
-                endpoint,
+                rollout_token,
                 methods=documented,
                 name="rollout_token",
                 # The problem's schema, once, in components; no content of its own (Response
@@ -384,11 +369,10 @@ def rollout_token_router(
                 response_description="A fresh token, minted for this request.",
             )
         router.add_api_route(
-            path, endpoint, methods=hidden, name="rollout_token", include_in_schema=False
+            path, rollout_token, methods=hidden, name="rollout_token", include_in_schema=False
         )
     except Exception as exc:  # FastAPI's own verdict on the dependency's parameters
         raise ConfigurationError(
-            f"user_id {_name(getattr(dependency, 'dependency', dependency))}: FastAPI cannot use "
-            f"it as a dependency: {exc}"
+            f"user_id {_name(dependency.dependency)}: FastAPI cannot use it as a dependency: {exc}"
         ) from exc
     return router
