@@ -117,7 +117,7 @@ class RolloutToken:
         if state is not None:
             if state.url_prefix is not None:
                 path = "/".join((state.url_prefix.rstrip("/"), path.lstrip("/")))
-            subdomain, defaults = state.subdomain, state.url_defaults or None
+            subdomain, defaults = state.subdomain, dict(state.url_defaults) or None
         rule = app.url_rule_class(
             path, endpoint=endpoint, methods=None, subdomain=subdomain, defaults=defaults
         )
