@@ -1,12 +1,34 @@
-"""Checks shared by the framework integrations: a callable the app hands us takes what we pass."""
+"""Shared by the framework integrations: checks that a callable the app hands us takes what we
+pass, and what the Flask and Quart extensions do alike."""
 
 from __future__ import annotations
 
 import inspect
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from .. import _config
 from ..errors import ConfigurationError
 
-__all__ = ["check_one_argument", "check_request_context_resolver"]
+if TYPE_CHECKING:
+    from werkzeug.sansio.request import Request
+
+    from ..decision import TokenDecision, TokenRequest
+
+__all__ = [
+    "EXTENSION_KEY",
+    "EXTENSION_TAKES",
+    "check_extension",
+    "check_one_argument",
+    "extension_settings",
+    "werkzeug_token_request",
+]
+
+#: The key of an extension in ``app.extensions``, and its default endpoint.
+EXTENSION_KEY = "rollout_token"
+#: The options the Flask and Quart extensions take.
+EXTENSION_TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
 
 
 def check_one_argument(name: str, func: object, argument: str) -> None:
@@ -29,14 +51,23 @@ def check_one_argument(name: str, func: object, argument: str) -> None:
         ) from None
 
 
-def check_request_context_resolver(
-    resolve_user: object, *, proxy_type: type, proxy: str, reads: str
-) -> None:
-    """Refuse a ``resolve_user`` the Flask or Quart extension cannot call with no argument, in
-    the request context: a context proxy (``current_user``) rather than a function, or a callable
-    that takes arguments. ``proxy_type`` is Werkzeug's ``LocalProxy``, ``proxy`` the fix for the
-    first, ``reads`` what to read instead."""
-    if isinstance(resolve_user, proxy_type) or not callable(resolve_user):
+def check_extension(
+    owner: str,
+    resolve_user: object,
+    endpoint: object,
+    options: Mapping[str, Any],
+    *,
+    proxy: str,
+    reads: str,
+) -> dict[str, Any]:
+    """The Flask or Quart extension's arguments checked; returns its keyword options.
+
+    ``resolve_user`` must be callable with no argument, in the request context: not a context
+    proxy (``current_user``; ``proxy`` is the fix) nor a callable that takes arguments (``reads``
+    says what to read instead)."""
+    from werkzeug.local import LocalProxy
+
+    if isinstance(resolve_user, LocalProxy) or not callable(resolve_user):
         raise ConfigurationError(
             "resolve_user must be a function that returns the user id, got "
             f"{type(resolve_user).__name__}; {proxy}",
@@ -45,10 +76,36 @@ def check_request_context_resolver(
     try:
         inspect.signature(resolve_user).bind()
     except ValueError:  # no signature to read (some builtins): trust it
-        return
+        pass
     except TypeError:
         raise ConfigurationError(
             f"resolve_user must take no arguments: it runs in the request context, so read {reads} "
             "there (the middleware's resolve_user takes the scope or environ)",
             option="resolve_user",
         ) from None
+    if not isinstance(endpoint, str) or not endpoint:
+        raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
+    return _config.check_keywords(owner, options, EXTENSION_TAKES)
+
+
+def extension_settings(
+    owner: str, options: Mapping[str, Any], config: Mapping[str, Any]
+) -> _config.Settings:
+    """An extension's settings: its keyword ``options``, then ``app.config``, then the
+    environment."""
+    sources: list[tuple[str, Callable[[str], Any]]] = [
+        ("app.config", config.get),
+        (_config.ENVIRONMENT, os.environ.get),
+    ]
+    return _config.read(owner, options, sources, EXTENSION_TAKES)
+
+
+def werkzeug_token_request(decision: TokenDecision, request: Request) -> TokenRequest:
+    """The core's view of a Flask or Quart request."""
+    return decision.request(
+        request.method,
+        request.headers.items(),
+        path=request.path,
+        client=request.remote_addr,
+        content_length=request.content_length,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import PermissionDenied
@@ -61,6 +62,15 @@ _ERRORS = (
 )
 
 
+def _answers() -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    """Each answer's status, media type, schema and description."""
+    yield "200", "application/json", TOKEN_SCHEMA, "A fresh Rollout token."
+    for status, description, drf in _ERRORS:
+        yield status, "application/problem+json", PROBLEM_SCHEMA, description
+        if drf:
+            yield status, "application/json", _DRF_ERROR, description
+
+
 def _operation_name(path: str) -> str:
     """``/api/rollout-token`` as ``ApiRolloutToken``: unique per route, as operationIds must be."""
     return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", path))
@@ -81,17 +91,10 @@ class _DRFOperation:
         return {}
 
     def get_responses(self, path: str, method: str) -> dict[str, Any]:
-        responses: dict[str, Any] = {
-            "200": {
-                "description": "A fresh Rollout token.",
-                "content": {"application/json": {"schema": TOKEN_SCHEMA}},
-            }
-        }
-        for status, description, drf in _ERRORS:
-            content = {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
-            if drf:
-                content["application/json"] = {"schema": _DRF_ERROR}
-            responses[status] = {"description": description, "content": content}
+        responses: dict[str, Any] = {}
+        for status, media_type, schema, description in _answers():
+            response = responses.setdefault(status, {"description": description, "content": {}})
+            response["content"][media_type] = {"schema": schema}
         return responses
 
 
@@ -107,39 +110,17 @@ class _SpectacularOperation:
     def get_response_serializers(self) -> Any:
         from drf_spectacular.utils import OpenApiResponse
 
-        responses: dict[Any, Any] = {
-            (200, "application/json"): OpenApiResponse(TOKEN_SCHEMA, "A fresh Rollout token.")
+        return {
+            (status, media_type): OpenApiResponse(schema, description)
+            for status, media_type, schema, description in _answers()
         }
-        for status, description, drf in _ERRORS:
-            responses[status, "application/problem+json"] = OpenApiResponse(
-                PROBLEM_SCHEMA, description
-            )
-            if drf:
-                responses[status, "application/json"] = OpenApiResponse(_DRF_ERROR, description)
-        return responses
 
 
-def _spectacular_base() -> type | None:
-    """drf-spectacular's ``AutoSchema`` if it is loaded (``DEFAULT_SCHEMA_CLASS`` loads it)."""
-    module = sys.modules.get("drf_spectacular.openapi")
-    return None if module is None else module.AutoSchema
-
-
-#: The inspector classes made by :func:`_schema_class`, by (descriptor class, base).
-_CLASSES: dict[tuple[type[Any], type[Any]], type[Any]] = {}
-
-
-def _schema_class(descriptor: type[Any], base: type[Any]) -> type[Any]:
+@functools.cache
+def _schema_class(descriptor: type, base: type[Any]) -> type[Any]:
     """The inspector class for ``DEFAULT_SCHEMA_CLASS`` ``base``: ours over it, or ``base``."""
-    made = _CLASSES.get((descriptor, base))
-    if made is None:
-        made = _CLASSES[descriptor, base] = _make_schema_class(descriptor, base)
-    return made
-
-
-def _make_schema_class(descriptor: type[Any], base: type[Any]) -> type[Any]:
-    spectacular = _spectacular_base()
-    if spectacular is not None and issubclass(base, spectacular):
+    spectacular = sys.modules.get("drf_spectacular.openapi")  # loaded by DEFAULT_SCHEMA_CLASS
+    if spectacular is not None and issubclass(base, spectacular.AutoSchema):
         mixin: type = _SpectacularOperation
     elif issubclass(base, AutoSchema):
         mixin = _DRFOperation
@@ -170,8 +151,8 @@ class RolloutTokenSchema(ViewInspector):
         result = super().__get__(instance, owner)
         if instance is None or result is not self:
             return result  # the class's attribute, or an inspector set on this view
-        base: type[Any] = api_settings.DEFAULT_SCHEMA_CLASS  # type: ignore[assignment]
-        cls = _schema_class(cast("type[Any]", type(self)), base)
+        base: type = api_settings.DEFAULT_SCHEMA_CLASS  # type: ignore[assignment]
+        cls = _schema_class(cast("type", type(self)), base)
         inspector = cls(**self._kwargs) if issubclass(base, AutoSchema) else cls()
         inspector.view = instance
         return inspector

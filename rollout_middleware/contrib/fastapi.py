@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, params
+from fastapi.datastructures import Default
 from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from fastapi.utils import generate_unique_id
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +32,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from .. import _config
 from .._config import DEFAULT_PATH, AnswerOptions, check_path
 from .._sync import is_async_callable
-from ..decision import Answer, TokenDecision, TokenRequest
+from ..decision import Answer, TokenDecision
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -106,45 +108,41 @@ class HTTPErrorDetail(BaseModel):
     detail: Any
 
 
-_PROBLEM_REF = {"schema": {"$ref": "#/components/schemas/RolloutTokenProblem"}}
-
-_ERRORS: tuple[tuple[int, str, bool], ...] = (
-    (
-        401,
+#: The errors the token route answers itself, as problem JSON.
+_ERRORS = {
+    401: (
         "Nobody is logged in: problem JSON when the user dependency returned None; the app's "
-        'rendering ({"detail": ...}) when a dependency raised an HTTPException.',
-        True,
+        'rendering ({"detail": ...}) when a dependency raised an HTTPException.'
     ),
-    (
-        403,
+    403: (
         "Problem JSON for a cross-site request from an origin not in allowed_origins, refused "
-        'before the user dependency runs; {"detail": ...} when a dependency refused the user.',
-        True,
+        'before the user dependency runs; {"detail": ...} when a dependency refused the user.'
     ),
-    (405, "A method that serves no token on this path, with Allow.", False),
-    (413, "A request body larger than max_body_size.", False),
-    (
-        500,
-        "The user dependency failed, or returned something that is not a user id (logged).",
-        False,
-    ),
-)
+    405: "A method that serves no token on this path, with Allow.",
+    413: "A request body larger than max_body_size.",
+    500: "The user dependency failed, or returned something that is not a user id (logged).",
+}
+#: The errors the app's own dependencies answer too (an ``HTTPException``).
+_FROM_THE_APP = (401, 403)
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
     """The token route's answers, each under the media type it is sent with."""
+    problem = {"schema": {"$ref": "#/components/schemas/RolloutTokenProblem"}}
     responses: dict[int | str, dict[str, Any]] = {
         200: {"model": RolloutToken, "description": "A fresh token, minted for this request."}
     }
-    for status, description, from_the_app in _ERRORS:
-        response: dict[str, Any] = {
+    for status, description in _ERRORS.items():
+        responses[status] = {
             "description": description,
-            "content": {"application/problem+json": dict(_PROBLEM_REF)},
+            "content": {"application/problem+json": dict(problem)},
         }
-        if from_the_app:
-            response["model"] = HTTPErrorDetail
-        responses[status] = response
+        if status in _FROM_THE_APP:
+            responses[status]["model"] = HTTPErrorDetail
     return responses
+
+
+_REQUEST_KEY = "rollout_middleware.request"
 
 
 class _TokenRoute(APIRoute):
@@ -157,13 +155,30 @@ class _TokenRoute(APIRoute):
         decision = self.decision
 
         async def rollout_token_route(request: Request) -> Response:
-            token_request = _token_request(decision, request)
-            try:
-                answer = await _early_answer(decision, request, token_request)
+            client = request.client
+            token_request = decision.request(
+                request.method,
+                request.headers.items(),
+                path=request.scope["path"],
+                client=client.host if client else None,
+                content_length=request.headers.get("content-length"),
+            )
+            chunks: list[bytes] = []
+
+            async def kept() -> AsyncIterator[bytes]:
+                async for chunk in request.stream():
+                    chunks.append(chunk)
+                    yield chunk
+
+            try:  # the body, at most max_body_size bytes, kept for the dependencies
+                answer = decision.precheck(token_request) or await decision.check_body_async(
+                    token_request, kept()
+                )
             except ClientDisconnect:  # gone while sending the body: nobody reads this
                 return Response(status_code=400)
             if answer is not None:
                 return _response(answer)
+            request._body = b"".join(chunks)  # where Request.body() keeps it
             request.scope[_REQUEST_KEY] = token_request
             try:
                 return await solve_and_run(request)
@@ -173,43 +188,19 @@ class _TokenRoute(APIRoute):
                     return _response(decision.failed(token_request))
                 if handler is None or not token_request.cors:
                     raise  # the app renders it, as for any other route
-                return await _render(handler, request, exc, token_request.cors)
+                # The app's own answer, with the CORS headers of an allowed origin.
+                if is_async_callable(handler):
+                    response: Response = await handler(request, exc)
+                else:
+                    response = await run_in_threadpool(handler, request, exc)
+                for name, value in token_request.cors:
+                    if name == "Vary":
+                        response.headers.add_vary_header(value)
+                    else:
+                        response.headers[name] = value
+                return response
 
         return rollout_token_route
-
-
-_REQUEST_KEY = "rollout_middleware.request"
-
-
-def _token_request(decision: TokenDecision, request: Request) -> TokenRequest:
-    client = request.client
-    return decision.request(
-        request.method,
-        request.headers.items(),
-        path=request.scope["path"],
-        client=client.host if client else None,
-        content_length=request.headers.get("content-length"),
-    )
-
-
-async def _early_answer(
-    decision: TokenDecision, request: Request, token_request: TokenRequest
-) -> Answer | None:
-    """The core's answer before the user is looked up, or ``None``. A body is read here, at most
-    ``max_body_size`` bytes, and kept where ``Request.body()`` keeps it for the dependencies."""
-    answer = decision.precheck(token_request)
-    if answer is not None:
-        return answer
-    chunks: list[bytes] = []
-
-    async def kept() -> typing.AsyncIterator[bytes]:
-        async for chunk in request.stream():
-            chunks.append(chunk)
-            yield chunk
-
-    answer = await decision.check_body_async(token_request, kept())
-    request._body = b"".join(chunks)
-    return answer
 
 
 def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
@@ -221,40 +212,11 @@ def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
     return next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
 
 
-async def _render(
-    handler: Callable[..., Any],
-    request: Request,
-    exc: Exception,
-    cors: tuple[tuple[str, str], ...],
-) -> Response:
-    """The app's own answer to ``exc``, with the CORS headers of an allowed origin."""
-    if is_async_callable(handler):
-        response: Response = await handler(request, exc)
-    else:
-        response = await run_in_threadpool(handler, request, exc)
-    for name, value in cors:
-        if name == "Vary":
-            response.headers.add_vary_header(value)
-        else:
-            response.headers[name] = value
-    return response
-
-
 def _response(answer: Answer) -> Response:
     """The decision's answer as a Starlette response, headers as they are (no added type)."""
     response = Response(answer.body, status_code=answer.status)
     response.raw_headers = list(answer.raw_headers)
     return response
-
-
-def _token_endpoint(decision: TokenDecision, dependency: Any) -> Callable[..., Awaitable[Response]]:
-    # FastAPI reads this signature: ``user_id`` is the app's dependency. The annotations are
-    # resolved in this module's globals (``Request``, ``Any``, ``Response``).
-    async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
-        token_request = request.scope.get(_REQUEST_KEY) or _token_request(decision, request)
-        return _response(await decision.respond_async(token_request, user_id))
-
-    return rollout_token
 
 
 def _name(call: object) -> str:
@@ -322,18 +284,16 @@ def _check_parameters(call: Callable[..., Any]) -> None:
         )
 
 
-def _user_dependency(user_id: object) -> Any:
+def _user_dependency(user_id: object) -> params.Depends:
     """``user_id`` checked, as the ``Depends`` the token endpoint declares."""
-    declared: params.Depends | None = None
-    call: object = user_id
-    if isinstance(user_id, params.Depends):  # Depends(...) or Security(..., scopes=[...])
-        declared = user_id
-        call = user_id.dependency
-        if call is None:
-            raise ConfigurationError(
-                "user_id: Depends() without a dependency has nothing to call; give "
-                "Depends(current_user_id)"
-            )
+    # Depends(...) or Security(..., scopes=[...]) as given; a bare dependency goes in Depends().
+    declared = user_id if isinstance(user_id, params.Depends) else None
+    call = user_id if declared is None else declared.dependency
+    if declared is not None and call is None:
+        raise ConfigurationError(
+            "user_id: Depends() without a dependency has nothing to call; give "
+            "Depends(current_user_id)"
+        )
     if isinstance(call, SecurityBase):
         raise ConfigurationError(
             f"user_id {_name(type(call))} is a security scheme: it gives the credentials the "
@@ -372,29 +332,28 @@ def rollout_token_router(
     dependency = _user_dependency(user_id)
     token_decision = TokenDecision(settings)
 
-    class RolloutTokenRoute(_TokenRoute):
-        decision = token_decision
-
-    given: dict[str, Any] = {
-        "tags": tags,
-        "dependencies": dependencies,
-        "responses": responses,
-        "deprecated": deprecated,
-        "generate_unique_id_function": generate_unique_id_function,
-    }
     router = APIRouter(
-        route_class=RolloutTokenRoute,
+        route_class=type("RolloutTokenRoute", (_TokenRoute,), {"decision": token_decision}),
+        tags=tags,
+        dependencies=dependencies,
+        responses=responses,
+        deprecated=deprecated,
         include_in_schema=include_in_schema,
-        **{name: value for name, value in given.items() if value is not None},
+        generate_unique_id_function=generate_unique_id_function or Default(generate_unique_id),
     )
-    endpoint = _token_endpoint(token_decision, dependency)
+
+    # FastAPI reads this signature (resolved in this module's globals): ``user_id`` is the app's
+    # dependency.
+    async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
+        return _response(await token_decision.respond_async(request.scope[_REQUEST_KEY], user_id))
+
     documented = sorted(settings.methods & _DOCUMENTED_METHODS)
     hidden = sorted((settings.methods | _HTTP_METHODS) - set(documented))
     try:
         if documented:
             router.add_api_route(
                 path,
-                endpoint,
+                rollout_token,
                 methods=documented,
                 name="rollout_token",
                 # The problem's schema, once, in components; no content of its own (Response
@@ -410,11 +369,10 @@ def rollout_token_router(
                 response_description="A fresh token, minted for this request.",
             )
         router.add_api_route(
-            path, endpoint, methods=hidden, name="rollout_token", include_in_schema=False
+            path, rollout_token, methods=hidden, name="rollout_token", include_in_schema=False
         )
     except Exception as exc:  # FastAPI's own verdict on the dependency's parameters
         raise ConfigurationError(
-            f"user_id {_name(getattr(dependency, 'dependency', dependency))}: FastAPI cannot use "
-            f"it as a dependency: {exc}"
+            f"user_id {_name(dependency.dependency)}: FastAPI cannot use it as a dependency: {exc}"
         ) from exc
     return router

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,7 +15,6 @@ except ImportError as exc:  # pragma: no cover - tested in a process that hides 
     ) from exc
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
-from werkzeug.local import LocalProxy
 from werkzeug.routing import Map, Rule
 
 from .. import _config
@@ -24,7 +22,13 @@ from .._sync import as_sync, is_async_callable
 from ..decision import TokenDecision, read_stream
 from ..errors import ConfigurationError
 from ..wsgi import STATUS_LINES
-from ._callables import check_request_context_resolver
+from ._callables import (
+    EXTENSION_KEY,
+    EXTENSION_TAKES,
+    check_extension,
+    extension_settings,
+    werkzeug_token_request,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -35,11 +39,8 @@ __all__ = ["RolloutToken"]
 
 logger = logging.getLogger("rollout_middleware")
 
-#: The key of the app-wide extension in ``app.extensions``.
-EXTENSION_KEY = "rollout_token"
-_TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
 #: The ``app.config`` names this extension reads.
-SETTINGS = frozenset(_config.SETTING_NAMES[name] for name in _TAKES)
+SETTINGS = frozenset(_config.SETTING_NAMES[name] for name in EXTENSION_TAKES)
 #: Where the app's rule class keeps the token routes it guards, by (rule, subdomain, host).
 _GUARDED = "_rollout_token_routes"
 
@@ -59,16 +60,15 @@ class RolloutToken:
         decorators: Iterable[ViewDecorator] = (),
         **options: Unpack[Options],
     ) -> None:
-        check_request_context_resolver(
+        self._options = check_extension(
+            type(self).__name__,
             resolve_user,
-            proxy_type=LocalProxy,
+            endpoint,
+            options,
             proxy="with Flask-Login: resolve_user=lambda: current_user.get_id()",
             reads="flask.session, flask.g or current_user",
         )
-        if not isinstance(endpoint, str) or not endpoint:
-            raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
         self.decorators = _check_decorators(decorators)
-        self._options = _config.check_keywords(type(self).__name__, options, _TAKES)
         self.resolve_user = resolve_user
         self.endpoint = endpoint
         if app is not None:
@@ -95,43 +95,31 @@ class RolloutToken:
                 "route. Give another one a blueprint, RolloutToken(api_blueprint, ...), for a "
                 "token route under that blueprint's prefix and auth"
             )
-        self._add_route(app, _config.DEFAULT_PATH, self.endpoint, None, {})
+        self._add_route(app, self.endpoint)
         app.extensions[EXTENSION_KEY] = self
 
     def _register_on_blueprint(self, state: BlueprintSetupState) -> None:
         _refuse_quart(state.app)
-        if not isinstance(state.app, Flask):  # pragma: no cover - Flask's blueprints on Flask
-            raise ConfigurationError(f"RolloutToken serves a Flask app, got {state.app!r}")
         endpoint = f"{state.name_prefix}.{state.name}.{self.endpoint}".lstrip(".")
-        self._add_route(state.app, _config.DEFAULT_PATH, endpoint, state, dict(state.url_defaults))
+        self._add_route(cast("Flask", state.app), endpoint, state)
 
     def _add_route(
-        self,
-        app: Flask,
-        default_path: str,
-        endpoint: str,
-        state: BlueprintSetupState | None,
-        defaults: Mapping[str, Any],
+        self, app: Flask, endpoint: str, state: BlueprintSetupState | None = None
     ) -> None:
         if endpoint in app.view_functions:
             raise ConfigurationError(
                 f"the app already has a view named {endpoint!r}; give RolloutToken another endpoint"
             )
         warn_unknown_settings(app.config)
-        settings = _config.read(
-            type(self).__name__,
-            self._options,
-            [("app.config", app.config.get), (_config.ENVIRONMENT, os.environ.get)],
-            _TAKES,
-        )
-        path = settings.path or default_path
-        subdomain = None
+        settings = extension_settings(type(self).__name__, self._options, app.config)
+        path = settings.path or _config.DEFAULT_PATH
+        subdomain = defaults = None
         if state is not None:
             if state.url_prefix is not None:
                 path = "/".join((state.url_prefix.rstrip("/"), path.lstrip("/")))
-            subdomain = state.subdomain
+            subdomain, defaults = state.subdomain, dict(state.url_defaults) or None
         rule = app.url_rule_class(
-            path, endpoint=endpoint, methods=None, subdomain=subdomain, defaults=defaults or None
+            path, endpoint=endpoint, methods=None, subdomain=subdomain, defaults=defaults
         )
         key = _rule_key(rule, app.url_map)
         for existing in app.url_map.iter_rules():
@@ -140,11 +128,10 @@ class RolloutToken:
                     f"the app already has a route at {path!r} (endpoint {existing.endpoint!r}); "
                     "serve the token elsewhere with ROLLOUT_TOKEN_PATH / path="
                 )
-        decision = TokenDecision(settings)
         find_user = as_sync(
             self.resolve_user, is_async_callable(self.resolve_user), settings.resolver_timeout
         )
-        view = _make_view(decision, find_user)
+        view = _make_view(TokenDecision(settings), find_user)
         for decorator in self.decorators:
             view = decorator(view)
         _guard_routes(app)
@@ -182,14 +169,14 @@ def _guard_routes(app: Flask) -> None:
 def warn_unknown_settings(config: Mapping[str, Any]) -> list[str]:
     """Log (a warning) each ``ROLLOUT_*`` key of ``config`` this extension does not read, with the
     nearest known name; returns the messages."""
+    known = sorted(SETTINGS)
     messages = []
     for name in sorted(k for k in config if isinstance(k, str) and k.startswith("ROLLOUT_")):
-        if name in SETTINGS:
-            continue
-        close = difflib.get_close_matches(name, sorted(SETTINGS), n=1)
-        hint = f"did you mean {close[0]}?" if close else "known: " + ", ".join(sorted(SETTINGS))
-        messages.append(f"{name} in app.config is not a setting of rollout_middleware; {hint}")
-        logger.warning("%s It is ignored.", messages[-1])
+        if name not in SETTINGS:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "known: " + ", ".join(known)
+            messages.append(f"{name} in app.config is not a setting of rollout_middleware; {hint}")
+            logger.warning("%s It is ignored.", messages[-1])
     return messages
 
 
@@ -222,15 +209,10 @@ def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callabl
     limit = decision.settings.max_body_size
 
     def rollout_token(**_url_values: Any) -> Response:
-        token_request = decision.request(
-            request.method,
-            request.headers.items(),
-            path=request.path,
-            client=request.remote_addr,
-            content_length=request.content_length,
-        )
         body = read_stream(request.stream.read, request.content_length, limit)
-        answer = decision.handle(token_request, find_user, body, passthrough=(HTTPException,))
+        answer = decision.handle(
+            werkzeug_token_request(decision, request), find_user, body, passthrough=(HTTPException,)
+        )
         # A list, as a WSGI app answers: Werkzeug then keeps the Content-Length of a HEAD answer.
         response = current_app.response_class(
             [answer.body], status=STATUS_LINES[answer.status], headers=answer.headers

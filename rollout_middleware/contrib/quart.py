@@ -8,7 +8,6 @@ app's ``before_request`` hooks; a sync one runs as Quart runs a sync view (``app
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +19,16 @@ except ImportError as exc:  # pragma: no cover - the extra is installed wherever
     ) from exc
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
-from werkzeug.local import LocalProxy
 
 from .. import _config
 from ..decision import TokenDecision
 from ..errors import ConfigurationError
-from ._callables import check_request_context_resolver
+from ._callables import (
+    EXTENSION_KEY,
+    check_extension,
+    extension_settings,
+    werkzeug_token_request,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -33,10 +36,6 @@ if TYPE_CHECKING:
     from .._config import Options
 
 __all__ = ["RolloutToken"]
-
-#: The key of the extension in ``app.extensions``.
-EXTENSION_KEY = "rollout_token"
-_TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
 
 
 class RolloutToken:
@@ -54,15 +53,14 @@ class RolloutToken:
         endpoint: str = EXTENSION_KEY,
         **options: Unpack[Options],
     ) -> None:
-        check_request_context_resolver(
+        self._options = check_extension(
+            type(self).__name__,
             resolve_user,
-            proxy_type=LocalProxy,
+            endpoint,
+            options,
             proxy="with quart-auth: resolve_user=lambda: current_user.auth_id",
             reads="quart.session, quart.g or current_user",
         )
-        if not isinstance(endpoint, str) or not endpoint:
-            raise ConfigurationError(f"endpoint must be a non-empty str, got {endpoint!r}")
-        self._options = _config.check_keywords(type(self).__name__, options, _TAKES)
         self.resolve_user = resolve_user
         self.endpoint = endpoint
         if app is not None:
@@ -87,12 +85,7 @@ class RolloutToken:
                 f"the app already has a view named {self.endpoint!r}; give RolloutToken another "
                 "endpoint"
             )
-        settings = _config.read(
-            type(self).__name__,
-            self._options,
-            [("app.config", app.config.get), (_config.ENVIRONMENT, os.environ.get)],
-            _TAKES,
-        )
+        settings = extension_settings(type(self).__name__, self._options, app.config)
         path = settings.path or _config.DEFAULT_PATH
         for rule in app.url_map.iter_rules():
             if rule.rule == path:
@@ -113,15 +106,11 @@ def _make_view(
     decision: TokenDecision, find_user: Callable[[], Awaitable[Any]]
 ) -> Callable[[], Awaitable[Response]]:
     async def rollout_token() -> Response:
-        token_request = decision.request(
-            request.method,
-            request.headers.items(),
-            path=request.path,
-            client=request.remote_addr,
-            content_length=request.content_length,
-        )
         answer = await decision.handle_async(
-            token_request, find_user, request.body, passthrough=(HTTPException,)
+            werkzeug_token_request(decision, request),
+            find_user,
+            request.body,
+            passthrough=(HTTPException,),
         )
         assert answer is not None  # Quart's body never reports a disconnect
         response = current_app.response_class(
