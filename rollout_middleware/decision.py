@@ -396,10 +396,9 @@ class TokenDecision:
             return Answer.make(200, _JSON + cors, body, head=True), None
         if cors:
             answer = Answer.make(200, _JSON + cors, body)
-        else:  # the common answer, built without a header cache lookup
-            size = str(len(body))
-            headers = (*_JSON, ("Content-Length", size))
-            answer = _answer((200, headers, (*_JSON_RAW, (b"content-length", size.encode())), body))
+        else:  # the common answer: its headers made once per body length
+            headers = _OK_HEADERS.get(len(body)) or _ok_headers(len(body))
+            answer = _answer((200, *headers, body))
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
@@ -462,6 +461,16 @@ class TokenDecision:
                 "this is logged once.",
                 message,
             )
+
+
+_OK_HEADERS: dict[int, tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]] = {}
+
+
+def _ok_headers(length: int) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]:
+    headers = (*_JSON, ("Content-Length", str(length)))
+    if len(_OK_HEADERS) < 1024:  # a few lengths in practice: they vary with the user id's
+        _OK_HEADERS[length] = headers, _raw(headers)
+    return headers, _raw(headers)
 
 
 def _refused(request: TokenRequest, answer: Answer) -> Answer:
