@@ -176,6 +176,21 @@ def _logged_in() -> tuple[Any, dict[str, str]]:
     return user, login_cookies(user.get_username(), password)
 
 
+@pytest.mark.parametrize("timeout", [None, 2.5])
+@pytest.mark.parametrize("wiring", ["rollout_asgi", "rollout_wsgi"])
+def test_resolver_timeout_is_kept_none_included(wiring: str, timeout: float | None) -> None:
+    from django.core.asgi import get_asgi_application
+    from django.core.wsgi import get_wsgi_application
+
+    from rollout_middleware.contrib import django as contrib
+
+    if wiring == "rollout_asgi":
+        shell: Any = contrib.rollout_asgi(get_asgi_application(), resolver_timeout=timeout)
+    else:
+        shell = contrib.rollout_wsgi(get_wsgi_application(), resolver_timeout=timeout)
+    assert shell._decision.settings.resolver_timeout == timeout
+
+
 def test_token_path_and_ttl_settings(shell: str) -> None:
     from django.test import override_settings
 

@@ -174,7 +174,8 @@ def rollout_asgi(
         "rollout_asgi",
         _ASGIMiddleware,
         app,
-        {**given, "resolve_user": resolve_user, "resolver_timeout": resolver_timeout},
+        {**given, "resolve_user": resolve_user},
+        resolver_timeout=resolver_timeout,  # None means no limit: not dropped as "not given"
         thread_sensitive=True,
     )
 
