@@ -397,8 +397,7 @@ class TokenDecision:
         if cors:
             answer = Answer.make(200, _JSON + cors, body)
         else:  # the common answer: its headers made once per body length
-            headers = _OK_HEADERS.get(len(body)) or _ok_headers(len(body))
-            answer = _answer((200, *headers, body))
+            answer = _answer((200, *_ok_headers(len(body)), body))
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "Issued a Rollout token for user %r, expiring at %d",
@@ -463,13 +462,9 @@ class TokenDecision:
             )
 
 
-_OK_HEADERS: dict[int, tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]] = {}
-
-
+@functools.lru_cache(maxsize=1024)  # a few lengths in practice: they vary with the user id's
 def _ok_headers(length: int) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]]:
     headers = (*_JSON, ("Content-Length", str(length)))
-    if len(_OK_HEADERS) < 1024:  # a few lengths in practice: they vary with the user id's
-        _OK_HEADERS[length] = headers, _raw(headers)
     return headers, _raw(headers)
 
 
