@@ -502,11 +502,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: What ``inspect`` and ``check`` ask of PyJWT (``decode_complete``, ``verify_sub``); minting and
-#: serving tokens need only 2.8.
-INSPECT_NEEDS_PYJWT = (2, 10)
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -525,7 +520,7 @@ def main(
             with contextlib.redirect_stderr(stderr):
                 args = parser.parse_args(argv)
             found = tuple(int(part) for part in jwt.__version__.split(".")[:2])
-            if args.command != "mint" and found < INSPECT_NEEDS_PYJWT:
+            if args.command != "mint" and found < (2, 10):  # verify_sub is new in 2.10
                 raise ConfigurationError(
                     f"{args.command} needs PyJWT 2.10 or newer, and this environment has "
                     f"{jwt.__version__}: pip install 'PyJWT>=2.10' (minting and serving tokens work "

@@ -112,8 +112,6 @@ _ERRORS = {
     413: "A request body larger than max_body_size.",
     500: "The user dependency failed, or returned something that is not a user id (logged).",
 }
-#: The errors the app's own dependencies answer too (an ``HTTPException``).
-_FROM_THE_APP = (401, 403)
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
@@ -125,7 +123,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     for status, description in _ERRORS.items():
         content = {"application/problem+json": dict(problem)}
         responses[status] = {"description": description, "content": content}
-        if status in _FROM_THE_APP:
+        if status in (401, 403):  # the app's dependencies answer these too (an HTTPException)
             responses[status]["model"] = HTTPErrorDetail
     return responses
 
