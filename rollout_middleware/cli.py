@@ -178,21 +178,17 @@ def diagnose(
             f"missing claim: {name!r} (Rollout's tokens carry {', '.join(REQUIRED_CLAIMS)})",
         )
 
-    times: dict[str, float] = {}
-    for name in ("exp", "iat"):
-        value = _number(claims.get(name))
-        if value is not None:
-            times[name] = value
-        elif name not in missing:
-            result.add(
-                "malformed",
-                f"malformed claim: {name} must be a number of seconds, got {claims[name]!r}",
-            )
+    untimed = [n for n in ("exp", "iat") if n not in missing and _number(claims[n]) is None]
+    for name in untimed:
+        result.add(
+            "malformed",
+            f"malformed claim: {name} must be a number of seconds, got {claims[name]!r}",
+        )
 
     # One PyJWT check per claim, so that each failure is reported on its own.
     current = now()
-    for name in (*times, "sub", "iss"):
-        if name in missing:
+    for name in ("exp", "iat", "sub", "iss"):
+        if name in missing or name in untimed:
             continue
         if name == "iss" and client_id is None:
             result.unchecked.append(
@@ -202,10 +198,10 @@ def diagnose(
         try:
             jwt.decode(token, options=_options(claim=name), issuer=client_id)
         except jwt.ExpiredSignatureError:
-            exp = times["exp"]
+            exp = float(claims["exp"])
             result.add("expired", f"expired {_duration(current - exp)} ago, at {_when(exp)}")
         except jwt.ImmatureSignatureError:
-            iat = times["iat"]
+            iat = float(claims["iat"])
             result.add(
                 "iat_future",
                 f"issued in the future: iat is {_duration(iat - current)} ahead of this machine's "
@@ -222,9 +218,6 @@ def diagnose(
             else:
                 result.add("malformed", f"malformed claim: {exc}")
     return result
-
-
-# -- configuration ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -256,23 +249,15 @@ def _credentials(
     args: argparse.Namespace, environ: Mapping[str, str], stdin: TextIO
 ) -> _Credentials:
     """Each setting from its option, else from its environment variable when that is not empty."""
-    if args.client_id is not None:
-        client_id, id_source = args.client_id, "--client-id"
-    elif environ.get(CLIENT_ID_ENV):
-        client_id, id_source = environ[CLIENT_ID_ENV], f"${CLIENT_ID_ENV}"
-    else:
-        client_id, id_source = None, ""
+    client_id, id_source = args.client_id, "--client-id"
+    if client_id is None:
+        client_id, id_source = environ.get(CLIENT_ID_ENV) or None, f"${CLIENT_ID_ENV}"
     secret: str | bytes | None
-    if args.secret_file is not None:
-        secret, secret_source = _read_secret_file(args.secret_file, stdin), "--secret-file"
-    elif environ.get(CLIENT_SECRET_ENV):
-        secret, secret_source = environ[CLIENT_SECRET_ENV], f"${CLIENT_SECRET_ENV}"
+    if args.secret_file is None:
+        secret, secret_source = environ.get(CLIENT_SECRET_ENV) or None, f"${CLIENT_SECRET_ENV}"
     else:
-        secret, secret_source = None, ""
+        secret, secret_source = _read_secret_file(args.secret_file, stdin), "--secret-file"
     return _Credentials(client_id, id_source, secret, secret_source)
-
-
-# -- commands: each prints to sys.stdout (main redirects it) and returns the exit status ------------
 
 
 def _cmd_mint(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -> int:
@@ -403,10 +388,8 @@ def _cmd_check(args: argparse.Namespace, creds: _Credentials, stdin: TextIO) -> 
     return EXIT_INVALID if "FAIL" in marks else EXIT_OK
 
 
+#: Each prints to sys.stdout (main redirects it) and returns the exit status.
 _COMMANDS = {"mint": _cmd_mint, "inspect": _cmd_inspect, "check": _cmd_check}
-
-
-# -- argument parsing ------------------------------------------------------------------------------
 
 
 class _RefuseSecret(argparse.Action):
@@ -519,11 +502,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: What ``inspect`` and ``check`` ask of PyJWT (``decode_complete``, ``verify_sub``); minting and
-#: serving tokens need only 2.8.
-INSPECT_NEEDS_PYJWT = (2, 10)
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -542,7 +520,7 @@ def main(
             with contextlib.redirect_stderr(stderr):
                 args = parser.parse_args(argv)
             found = tuple(int(part) for part in jwt.__version__.split(".")[:2])
-            if args.command != "mint" and found < INSPECT_NEEDS_PYJWT:
+            if args.command != "mint" and found < (2, 10):  # verify_sub is new in 2.10
                 raise ConfigurationError(
                     f"{args.command} needs PyJWT 2.10 or newer, and this environment has "
                     f"{jwt.__version__}: pip install 'PyJWT>=2.10' (minting and serving tokens work "

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from uuid import UUID
@@ -72,9 +64,7 @@ _NOT_TAKEN = {
 _DOCUMENTED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 #: HTTP's methods (RFC 9110, and PATCH): the route answers each of them, those that serve no token
 #: with the decision's 405 or preflight. Another method gets FastAPI's own 405.
-_HTTP_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
+_HTTP_METHODS = _DOCUMENTED_METHODS | {"HEAD", "OPTIONS", "TRACE", "CONNECT"}
 
 #: Parameter types FastAPI fills from the request itself, never from the client's query or body.
 _INJECTED = (HTTPConnection, Response, BackgroundTasks, SecurityScopes)
@@ -122,8 +112,6 @@ _ERRORS = {
     413: "A request body larger than max_body_size.",
     500: "The user dependency failed, or returned something that is not a user id (logged).",
 }
-#: The errors the app's own dependencies answer too (an ``HTTPException``).
-_FROM_THE_APP = (401, 403)
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
@@ -133,11 +121,9 @@ def _responses() -> dict[int | str, dict[str, Any]]:
         200: {"model": RolloutToken, "description": "A fresh token, minted for this request."}
     }
     for status, description in _ERRORS.items():
-        responses[status] = {
-            "description": description,
-            "content": {"application/problem+json": dict(problem)},
-        }
-        if status in _FROM_THE_APP:
+        content = {"application/problem+json": dict(problem)}
+        responses[status] = {"description": description, "content": content}
+        if status in (401, 403):  # the app's dependencies answer these too (an HTTPException)
             responses[status]["model"] = HTTPErrorDetail
     return responses
 
@@ -205,7 +191,7 @@ class _TokenRoute(APIRoute):
 
 def _app_handler(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
     """The app's exception handler for ``exc``, found as Starlette finds it, or ``None``."""
-    handlers: Mapping[Any, Callable[..., Any]]
+    handlers: dict[Any, Callable[..., Any]]
     handlers, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
     if isinstance(exc, HTTPException) and exc.status_code in status_handlers:
         return status_handlers[exc.status_code]  # type: ignore[no-any-return]
@@ -342,8 +328,7 @@ def rollout_token_router(
         generate_unique_id_function=generate_unique_id_function or Default(generate_unique_id),
     )
 
-    # FastAPI reads this signature (resolved in this module's globals): ``user_id`` is the app's
-    # dependency.
+    # FastAPI reads this signature, resolved in this module's globals.
     async def rollout_token(request: Request, user_id: Any = dependency) -> Response:
         return _response(await token_decision.respond_async(request.scope[_REQUEST_KEY], user_id))
 
@@ -366,7 +351,6 @@ def rollout_token_router(
                     "A fresh Rollout auth token for the logged-in user, for Rollout's front-end "
                     "components. Every answer says `Cache-Control: no-store`."
                 ),
-                response_description="A fresh token, minted for this request.",
             )
         router.add_api_route(
             path, rollout_token, methods=hidden, name="rollout_token", include_in_schema=False
