@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _config
@@ -93,10 +93,7 @@ def extension_settings(
 ) -> _config.Settings:
     """An extension's settings: its keyword ``options``, then ``app.config``, then the
     environment."""
-    sources: list[tuple[str, Callable[[str], Any]]] = [
-        ("app.config", config.get),
-        (_config.ENVIRONMENT, os.environ.get),
-    ]
+    sources = (("app.config", config.get), (_config.ENVIRONMENT, os.environ.get))
     return _config.read(owner, options, sources, EXTENSION_TAKES)
 
 

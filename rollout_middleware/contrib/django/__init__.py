@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -222,28 +222,12 @@ def request_body(request: HttpRequest, limit: int) -> Iterable[bytes]:
         return ()
 
 
-async def _chunks(body: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for chunk in body:
-        yield chunk
-
-
 def answer_request(decision: TokenDecision, request: HttpRequest) -> Answer:
     """The answer to a Django request for the token, for ``request.user``; sync."""
     return decision.handle(
         token_request(decision, request),
         lambda: user_id_of(request.user),
         request_body(request, decision.settings.max_body_size),
-    )
-
-
-async def answer_request_async(
-    decision: TokenDecision, request: HttpRequest, find_user: Callable[[], Any]
-) -> Answer | None:
-    """:func:`answer_request` on the event loop, the user from ``find_user()``."""
-    return await decision.handle_async(
-        token_request(decision, request),
-        find_user,
-        _chunks(request_body(request, decision.settings.max_body_size)),
     )
 
 
