@@ -16,18 +16,9 @@ if TYPE_CHECKING:
 
     from ..decision import TokenDecision, TokenRequest
 
-__all__ = [
-    "EXTENSION_KEY",
-    "EXTENSION_TAKES",
-    "check_extension",
-    "check_one_argument",
-    "extension_settings",
-    "werkzeug_token_request",
-]
-
 #: The key of an extension in ``app.extensions``, and its default endpoint.
 EXTENSION_KEY = "rollout_token"
-#: The options the Flask and Quart extensions take.
+#: The options the Flask and Quart extensions (and aiohttp's ``setup``) take.
 EXTENSION_TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
 
 

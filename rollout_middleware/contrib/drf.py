@@ -71,18 +71,16 @@ def _answers() -> Iterator[tuple[str, str, dict[str, Any], str]]:
             yield status, "application/json", _DRF_ERROR, description
 
 
-def _operation_name(path: str) -> str:
-    """``/api/rollout-token`` as ``ApiRolloutToken``: unique per route, as operationIds must be."""
-    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", path))
-
-
 class _DRFOperation:
     """The operation for DRF's own generator (``rest_framework.schemas.openapi.AutoSchema``)."""
 
     operation_id_base: str | None
 
     def get_operation_id(self, path: str, method: str) -> str:
-        return method.lower() + (self.operation_id_base or _operation_name(path))
+        """``GET /api/rollout-token`` as ``getApiRolloutToken``: one operationId per route."""
+        words = re.findall(r"[A-Za-z0-9]+", path)
+        name = self.operation_id_base or "".join(w[:1].upper() + w[1:] for w in words)
+        return method.lower() + name
 
     def get_description(self, path: str, method: str) -> str:
         return _DESCRIPTION

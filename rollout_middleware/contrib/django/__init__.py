@@ -82,9 +82,7 @@ def _session_key(cookie_header: str) -> str | None:
 
 async def user_id_from_scope(scope: Scope) -> object:
     """ASGI resolver: the id of the Django user logged in to this request's session, or ``None``."""
-    cookies = [
-        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie"
-    ]
+    cookies = (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"cookie")
     session_key = _session_key("; ".join(cookies))  # HTTP/2 may send several Cookie headers
     if session_key is None:
         return None
@@ -251,9 +249,8 @@ class RolloutTokenView:
         self, *, on_issue: Callable[..., Any] | None = None, max_body_size: int | None = None
     ) -> None:
         given = {"on_issue": on_issue, "max_body_size": max_body_size}
-        self.decision = TokenDecision(
-            settings_for(type(self).__name__, {k: v for k, v in given.items() if v is not None})
-        )
+        given = {k: v for k, v in given.items() if v is not None}
+        self.decision = TokenDecision(settings_for(type(self).__name__, given))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
