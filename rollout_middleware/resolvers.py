@@ -41,12 +41,9 @@ def session_user(key: str = "user_id") -> AsyncResolver:
 
 
 def authenticated_user(attribute: str = "identity") -> AsyncResolver:
-    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``.
-
-    Starlette's ``AuthenticationMiddleware``, or Litestar's (give the id attribute:
-    ``authenticated_user("id")``). A missing user or attribute is a ``ConfigurationError`` at the
-    request, saying why.
-    """
+    """Resolve ``scope["user"].<attribute>`` if the user is authenticated, else ``None``: the user
+    of Starlette's ``AuthenticationMiddleware``, or of Litestar's (``authenticated_user("id")``).
+    A missing user or attribute is a ``ConfigurationError`` at the request, saying why."""
 
     async def resolve(scope: Scope) -> Any:
         litestar = "litestar_app" in scope
@@ -98,10 +95,7 @@ def trusted_header(name: str) -> AsyncResolver:
     wanted = _check_header_name(name).lower().encode("latin-1")
 
     async def resolve(scope: Scope) -> Any:
-        for key, value in scope["headers"]:
-            if key == wanted:
-                return value.decode("latin-1") or None
-        return None
+        return next((v.decode("latin-1") for k, v in scope["headers"] if k == wanted), "") or None
 
     return resolve
 

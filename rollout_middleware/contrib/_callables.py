@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _config
@@ -16,18 +16,9 @@ if TYPE_CHECKING:
 
     from ..decision import TokenDecision, TokenRequest
 
-__all__ = [
-    "EXTENSION_KEY",
-    "EXTENSION_TAKES",
-    "check_extension",
-    "check_one_argument",
-    "extension_settings",
-    "werkzeug_token_request",
-]
-
 #: The key of an extension in ``app.extensions``, and its default endpoint.
 EXTENSION_KEY = "rollout_token"
-#: The options the Flask and Quart extensions take.
+#: The options the Flask and Quart extensions (and aiohttp's ``setup``) take.
 EXTENSION_TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
 
 
@@ -93,10 +84,7 @@ def extension_settings(
 ) -> _config.Settings:
     """An extension's settings: its keyword ``options``, then ``app.config``, then the
     environment."""
-    sources: list[tuple[str, Callable[[str], Any]]] = [
-        ("app.config", config.get),
-        (_config.ENVIRONMENT, os.environ.get),
-    ]
+    sources = (("app.config", config.get), (_config.ENVIRONMENT, os.environ.get))
     return _config.read(owner, options, sources, EXTENSION_TAKES)
 
 

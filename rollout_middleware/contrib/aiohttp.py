@@ -10,7 +10,7 @@ from .. import _config
 from .._sync import as_async, is_async_callable
 from ..decision import TokenDecision
 from ..errors import ConfigurationError
-from ._callables import check_one_argument
+from ._callables import EXTENSION_TAKES, check_one_argument
 
 try:
     from aiohttp import web
@@ -37,7 +37,6 @@ ROUTE_NAME = "rollout_token"
 DECISION_KEY = web.AppKey("rollout_token_decision", TokenDecision)
 
 _READ_CHUNK = 64 * 1024
-_TAKES = _config.ANSWER_OPTIONS | {"path", "resolver_timeout"}
 
 
 def setup(
@@ -49,11 +48,11 @@ def setup(
 ) -> None:
     """Serve Rollout tokens at ``path`` in ``app``, for the user ``resolve_user(request)`` names;
     a sync resolver runs in a worker thread. Options are checked now."""
-    _config.check_names("setup", options, _TAKES)
+    _config.check_names("setup", options, EXTENSION_TAKES)
     check_one_argument("resolve_user", resolve_user, "the aiohttp Request")
     if DECISION_KEY in app:
         raise ConfigurationError("rollout_middleware.contrib.aiohttp.setup ran twice on this app")
-    decision = TokenDecision(_config.build("setup", {**options, "path": path}, _TAKES))
+    decision = TokenDecision(_config.build("setup", {**options, "path": path}, EXTENSION_TAKES))
     app[DECISION_KEY] = decision
     resolve = as_async(resolve_user, is_async_callable(resolve_user))
 

@@ -71,18 +71,16 @@ def _answers() -> Iterator[tuple[str, str, dict[str, Any], str]]:
             yield status, "application/json", _DRF_ERROR, description
 
 
-def _operation_name(path: str) -> str:
-    """``/api/rollout-token`` as ``ApiRolloutToken``: unique per route, as operationIds must be."""
-    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", path))
-
-
 class _DRFOperation:
     """The operation for DRF's own generator (``rest_framework.schemas.openapi.AutoSchema``)."""
 
     operation_id_base: str | None
 
     def get_operation_id(self, path: str, method: str) -> str:
-        return method.lower() + (self.operation_id_base or _operation_name(path))
+        """``GET /api/rollout-token`` as ``getApiRolloutToken``: one operationId per route."""
+        words = re.findall(r"[A-Za-z0-9]+", path)
+        name = self.operation_id_base or "".join(w[:1].upper() + w[1:] for w in words)
+        return method.lower() + name
 
     def get_description(self, path: str, method: str) -> str:
         return _DESCRIPTION
@@ -207,30 +205,15 @@ class RolloutTokenAPIView(APIView):
         except Exception:  # an authentication class that failed: logged, 500, as a resolver
             self._early = decision.failed(found)
 
-    def _token(self, request: Request) -> HttpResponse:
-        answer = self._early
-        if answer is None:
-            try:
-                user_id = user_id_of(request.user)
-            except Exception:
-                answer = self.decision.failed(self._token_request)
-            else:
-                answer = self.decision.respond(self._token_request, user_id)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The package's answer to every method, not DRF's: a token for ``ROLLOUT_TOKEN_METHODS``,
+        the CORS preflight (not DRF's metadata), else 405 with ``Allow``."""
+        answer = self._early or self.decision.handle(
+            self._token_request, lambda: user_id_of(request.user)
+        )
         return answer_response(answer, _CoreResponse)
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self._token(request)
-
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        """The CORS preflight, or 405: the package's answer, not DRF's metadata."""
-        return self._token(request)
-
-    def http_method_not_allowed(  # type: ignore[override]
-        self, request: Request, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
-        """Every other method: the package decides (a token for ``ROLLOUT_TOKEN_METHODS``, else
-        405 with ``Allow``)."""
-        return self._token(request)
+    options = http_method_not_allowed = get  # type: ignore[assignment]
 
     def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any

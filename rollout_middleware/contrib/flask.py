@@ -68,7 +68,19 @@ class RolloutToken:
             proxy="with Flask-Login: resolve_user=lambda: current_user.get_id()",
             reads="flask.session, flask.g or current_user",
         )
-        self.decorators = _check_decorators(decorators)
+        if callable(decorators) or not isinstance(decorators, Iterable):
+            raise ConfigurationError(
+                "decorators must be a list of view decorators, such as [auth.login_required], "
+                f"got {decorators!r}",
+                option="decorators",
+            )
+        self.decorators = tuple(decorators)
+        for decorator in self.decorators:
+            if not callable(decorator):
+                raise ConfigurationError(
+                    f"each of decorators must be a view decorator, got {decorator!r}",
+                    option="decorators",
+                )
         self.resolve_user = resolve_user
         self.endpoint = endpoint
         if app is not None:
@@ -186,23 +198,6 @@ def _refuse_quart(app: object) -> None:
             f"{type(app).__name__} is a Quart app: use rollout_middleware.contrib.quart, not "
             "rollout_middleware.contrib.flask (Flask's request context is not Quart's)"
         )
-
-
-def _check_decorators(decorators: object) -> tuple[ViewDecorator, ...]:
-    if callable(decorators) or not isinstance(decorators, Iterable):
-        raise ConfigurationError(
-            "decorators must be a list of view decorators, such as [auth.login_required], "
-            f"got {decorators!r}",
-            option="decorators",
-        )
-    checked = tuple(decorators)
-    for decorator in checked:
-        if not callable(decorator):
-            raise ConfigurationError(
-                f"each of decorators must be a view decorator, got {decorator!r}",
-                option="decorators",
-            )
-    return checked
 
 
 def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callable[..., Response]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,9 +82,7 @@ def _session_key(cookie_header: str) -> str | None:
 
 async def user_id_from_scope(scope: Scope) -> object:
     """ASGI resolver: the id of the Django user logged in to this request's session, or ``None``."""
-    cookies = [
-        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie"
-    ]
+    cookies = (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"cookie")
     session_key = _session_key("; ".join(cookies))  # HTTP/2 may send several Cookie headers
     if session_key is None:
         return None
@@ -223,28 +221,12 @@ def request_body(request: HttpRequest, limit: int) -> Iterable[bytes]:
         return ()
 
 
-async def _chunks(body: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for chunk in body:
-        yield chunk
-
-
 def answer_request(decision: TokenDecision, request: HttpRequest) -> Answer:
     """The answer to a Django request for the token, for ``request.user``; sync."""
     return decision.handle(
         token_request(decision, request),
         lambda: user_id_of(request.user),
         request_body(request, decision.settings.max_body_size),
-    )
-
-
-async def answer_request_async(
-    decision: TokenDecision, request: HttpRequest, find_user: Callable[[], Any]
-) -> Answer | None:
-    """:func:`answer_request` on the event loop, the user from ``find_user()``."""
-    return await decision.handle_async(
-        token_request(decision, request),
-        find_user,
-        _chunks(request_body(request, decision.settings.max_body_size)),
     )
 
 
@@ -268,9 +250,8 @@ class RolloutTokenView:
         self, *, on_issue: Callable[..., Any] | None = None, max_body_size: int | None = None
     ) -> None:
         given = {"on_issue": on_issue, "max_body_size": max_body_size}
-        self.decision = TokenDecision(
-            settings_for(type(self).__name__, {k: v for k, v in given.items() if v is not None})
-        )
+        given = {k: v for k, v in given.items() if v is not None}
+        self.decision = TokenDecision(settings_for(type(self).__name__, given))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -93,10 +93,9 @@ def check_shadowed_view(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 
 def check_credentials(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Under ``check --deploy``: the credentials that serving tokens needs (or ``ROLLOUT_ISSUER``)."""
-    if get("ROLLOUT_ISSUER") is not None:
-        return []
     try:
-        credentials(get("ROLLOUT_CLIENT_ID"), get("ROLLOUT_CLIENT_SECRET"))
+        if get("ROLLOUT_ISSUER") is None:
+            credentials(get("ROLLOUT_CLIENT_ID"), get("ROLLOUT_CLIENT_SECRET"))
     except ConfigurationError as exc:
         return [
             checks.Error(

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import LazyObject, empty
 
-from . import answer_request, answer_request_async, answer_response, user_id_of
+from . import answer_request, answer_response, request_body, token_request, user_id_of
 from .checks import middleware_order_error
 from .conf import default_decision
 
@@ -50,8 +50,13 @@ class RolloutTokenMiddleware:
         if request.path_info != self.path:
             response: Awaitable[HttpResponseBase] = self.get_response(request)
             return await response
-        answer = await answer_request_async(self.decision, request, lambda: _auser_id(request))
-        assert answer is not None  # Django read the body before: no disconnect to see
+        decision = self.decision
+        found = token_request(decision, request)
+        body = request_body(request, decision.settings.max_body_size)
+        answer = decision.precheck(found) or decision.check_body(found, body)
+        if answer is None:
+            answer = await decision.handle_async(found, lambda: _auser_id(request))
+        assert answer is not None  # the body was read above: no disconnect to see
         return answer_response(answer)
 
 
