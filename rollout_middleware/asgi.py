@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import _config
 from ._config import DEFAULT_PATH, SHELL_OPTIONS, Settings
 from ._sync import as_async
-from .decision import HEADER_NAMES, ClientDisconnected, TokenDecision
+from .decision import ClientDisconnected, TokenDecision
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -19,19 +19,6 @@ if TYPE_CHECKING:
     from ._config import Options
 
 __all__ = ["RolloutTokenEndpoint", "RolloutTokenMiddleware"]
-
-_RAW_NAMES = frozenset(name.encode("latin-1") for name in HEADER_NAMES)
-
-
-def _wanted(headers: Any) -> Any:
-    """The :data:`~rollout_middleware.decision.HEADER_NAMES` pairs of ASGI headers, found by
-    C-level ``dict`` and ``set`` work rather than a Python loop over every header."""
-    if type(headers) is not list:
-        return headers
-    table = dict(headers)
-    if len(table) != len(headers):  # a repeated header: the core joins (or refuses) repeats
-        return headers
-    return [(name, table[name]) for name in _RAW_NAMES.intersection(table)]
 
 
 async def _body(receive: Receive) -> AsyncIterator[bytes]:
@@ -78,7 +65,7 @@ class _Shell:
         decision = self._decision
         client, method = scope.get("client"), scope["method"]
         request = decision.request(
-            method, _wanted(scope["headers"]), path=scope["path"], client=client and client[0]
+            method, scope["headers"], path=scope["path"], client=client and client[0]
         )
         body = None if method in ("GET", "HEAD") else _body(receive)
         answer = await decision.handle_async(request, partial(self._resolve, scope), body)
