@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
@@ -131,6 +131,29 @@ def test_asgi_token_answer_is_exactly_two_messages() -> None:
     assert int(headers[b"content-length"]) == len(body["body"])
     assert body["type"] == "http.response.body"
     assert body.get("more_body", False) is False
+
+
+@pytest.mark.parametrize("container", [list, tuple, iter], ids=["list", "tuple", "iterator"])
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ([(b"sec-fetch-site", b"cross-site")], 403),
+        ([(b"sec-fetch-site", b"same-origin")], 200),
+        ([(b"sec-fetch-site", b"cross-site"), (b"sec-fetch-site", b"same-origin")], 403),
+        ([(b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"sec-fetch-site", b"cross-site")], 403),
+        ([(b"cookie", b"a=1"), (b"cookie", b"b=2")], 200),
+    ],
+    ids=["cross-site", "same-origin", "repeated", "other-repeated-cross", "other-repeated"],
+)
+def test_asgi_headers_as_any_iterable(
+    container: Callable[[list[tuple[bytes, bytes]]], Iterable[tuple[bytes, bytes]]],
+    headers: list[tuple[bytes, bytes]],
+    status: int,
+) -> None:
+    """ASGI headers are any iterable of pairs; the ones the core reads are found in each."""
+    middleware = RolloutTokenMiddleware(Recorder(), resolve_user=lambda s: "u", **CREDENTIALS)
+    scope = _http_scope(headers=container([(b"host", b"testserver"), *headers]))
+    assert _run_token_request(middleware, scope, [])[0]["status"] == status
 
 
 def test_asgi_client_gone_while_draining_body() -> None:
