@@ -51,11 +51,24 @@ def first_step(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
     do: no timer, no loop lookup), else ``(False, what is left to await)``."""
     if type(awaitable) is not types.CoroutineType and not isinstance(awaitable, Coroutine):
         return False, awaitable
-    try:
-        waiting_on = awaitable.send(None)
-    except StopIteration as done:
-        return True, done.value
-    return False, _resume(awaitable, waiting_on)
+    # Driven by a ``for`` loop, which ends without the StopIteration (and its traceback) that
+    # ``send()`` raises: that exception cost more than the rest of the step, in a loaded server.
+    box: list[Any] = []
+    steps = _boxed(awaitable, box)
+    for waiting_on in steps:
+        return False, _unboxed(_resume(steps, waiting_on), box)
+    return True, box[0]
+
+
+@types.coroutine
+def _boxed(coroutine: Coroutine[Any, Any, Any], box: list[Any]) -> Generator[Any, Any, None]:
+    box.append((yield from coroutine))
+
+
+@types.coroutine
+def _unboxed(rest: Generator[Any, Any, Any], box: list[Any]) -> Generator[Any, Any, Any]:
+    yield from rest
+    return box[0]
 
 
 async def await_within(awaitable: Awaitable[Any], timeout: float | None) -> Any:  # noqa: ASYNC109

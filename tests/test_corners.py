@@ -22,7 +22,7 @@ from rollout_middleware import (
     TokenRequest,
     _config,
 )
-from rollout_middleware._sync import _resume
+from rollout_middleware._sync import _resume, first_step
 from rollout_middleware.errors import ResolverTimeoutError
 from tests.support import CLIENT_ID, SECRET, req
 
@@ -176,6 +176,31 @@ class Waits:
 
     def __await__(self) -> Generator[str, Any, Any]:
         return (yield "waiting")
+
+
+def test_first_step_of_a_waiting_resolver_gives_the_rest() -> None:
+    """``first_step`` hands back what is left: driving it gives the waits, then the value; closing
+    it closes the resolver."""
+    cleaned: list[str] = []
+
+    async def resolver() -> str:
+        try:
+            await Waits()
+            await Waits()
+        finally:
+            cleaned.append("closed")
+        return "user"
+
+    done, rest = first_step(resolver())
+    assert not done
+    assert rest.send(None) == "waiting"  # the first wait, handed on to the event loop
+    assert rest.send(None) == "waiting"
+    with pytest.raises(StopIteration) as finished:
+        rest.send(None)
+    assert finished.value.value == "user"
+    done, rest = first_step(resolver())
+    rest.close()
+    assert cleaned == ["closed", "closed"]
 
 
 def test_closing_the_resumed_coroutine_closes_the_resolver() -> None:
