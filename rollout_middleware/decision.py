@@ -347,28 +347,64 @@ class TokenDecision:
     ) -> Answer | None:
         """:meth:`handle` on an event loop: ``find_user()`` is awaited within
         ``resolver_timeout``. ``None`` when the body's iterator raised :class:`ClientDisconnected`."""
+        answer = self.start(request, find_user, body, passthrough=passthrough)
+        return answer if isinstance(answer, Answer) else await answer
+
+    def start(
+        self,
+        request: TokenRequest,
+        find_user: Callable[[], Awaitable[Any]],
+        body: AsyncIterator[bytes] | None = None,
+        *,
+        passthrough: tuple[type[BaseException], ...] = (),
+    ) -> Answer | Awaitable[Answer | None]:
+        """:meth:`handle_async` as far as it goes without waiting: the answer, or what to await
+        for it (a body to read, a resolver that waits, an async ``on_issue``). Most token requests
+        need no coroutine of ours at all, which a loaded server feels."""
         method, headers, _, _, length, _ = request
         if headers or length is not None or method not in self._methods:  # else nothing to check
             answer = self.precheck(request)
             if answer is not None:
                 return answer
         if body is not None and _has_body(method):
-            try:
-                answer = await self.check_body_async(request, body)
-            except ClientDisconnected:
-                return None
-            if answer is not None:
-                return answer
+            return self._after_body(request, find_user, body, passthrough)
         try:
             done, user_id = first_step(find_user())
-            if not done:
-                user_id = await await_within(user_id, self.settings.resolver_timeout)
         except passthrough:
             raise
         except Exception:
             return self.failed(request)
+        if not done:
+            return self._after_wait(request, user_id, passthrough)
         if self._on_issue_async is None:
             return self.answer(request, user_id)[0]
+        return self.respond_async(request, user_id)
+
+    async def _after_body(
+        self,
+        request: TokenRequest,
+        find_user: Callable[[], Awaitable[Any]],
+        body: AsyncIterator[bytes],
+        passthrough: tuple[type[BaseException], ...],
+    ) -> Answer | None:
+        try:
+            answer = await self.check_body_async(request, body)
+        except ClientDisconnected:
+            return None
+        return answer or await self.handle_async(request, find_user, passthrough=passthrough)
+
+    async def _after_wait(
+        self,
+        request: TokenRequest,
+        rest: Awaitable[Any],
+        passthrough: tuple[type[BaseException], ...],
+    ) -> Answer:
+        try:
+            user_id = await await_within(rest, self.settings.resolver_timeout)
+        except passthrough:
+            raise
+        except Exception:
+            return self.failed(request)
         return await self.respond_async(request, user_id)
 
     # -- The answer for a user --------------------------------------------------------------------

@@ -8,6 +8,7 @@ word, so that no change to a message, a header's spelling, a default or a bounda
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -471,3 +472,52 @@ def test_a_thread_sensitive_hook_on_trio_is_logged_once(caplog: pytest.LogCaptur
         f"{THREAD_SENSITIVE_NEEDS_ASYNCIO}. Tokens are served, but the hook does not run until "
         "this is fixed; this is logged once."
     ]
+
+
+# -- start(): the sequence without a coroutine of its own ---------------------------------------
+
+
+def test_start_answers_at_once_when_nothing_waits() -> None:
+    decision = _decision()
+
+    async def at_once() -> str:
+        return "user-1"
+
+    answer = decision.start(req(decision, "GET", {}), at_once)
+    assert isinstance(answer, Answer)
+    assert answer.status == 200
+    refused = decision.start(req(decision, "GET", {"sec-fetch-site": "cross-site"}), at_once)
+    assert isinstance(refused, Answer)
+    assert refused.status == 403
+
+
+def test_start_gives_an_awaitable_when_something_waits() -> None:
+    async def waits() -> str:
+        await asyncio.sleep(0)
+        return "user-1"
+
+    async def body() -> Any:
+        yield b"x"
+
+    hooked: list[str] = []
+
+    async def hook(user_id: str, expires_at: int, info: RequestInfo) -> None:
+        hooked.append(user_id)
+
+    async def at_once() -> str:
+        return "user-2"
+
+    plain, posting, with_hook = _decision(), _decision(methods=("POST",)), _decision(on_issue=hook)
+
+    async def main() -> list[Answer | None]:
+        started = [
+            plain.start(req(plain, "GET", {}), waits),
+            posting.start(req(posting, "POST", {}), at_once, body()),
+            with_hook.start(req(with_hook, "GET", {}), at_once),
+        ]
+        assert not any(isinstance(answer, Answer) for answer in started)
+        return [await answer for answer in started]  # type: ignore[misc]  # not Answers, as asserted
+
+    answers = asyncio.run(main())
+    assert [answer.status for answer in answers if answer is not None] == [200, 200, 200]
+    assert hooked == ["user-2"]
