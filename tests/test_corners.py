@@ -199,6 +199,7 @@ def test_first_step_of_a_waiting_resolver_gives_the_rest() -> None:
         rest.send(None)
     assert finished.value.value == "user"
     done, rest = first_step(resolver())
+    assert rest.send(None) == "waiting"  # driven, as an event loop does before any cancellation
     rest.close()
     assert cleaned == ["closed", "closed"]
 
