@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import _config
 from ._config import DEFAULT_PATH, SHELL_OPTIONS, Settings
 from ._sync import as_async
-from .decision import Answer, ClientDisconnected, TokenDecision
+from .decision import BODYLESS_METHODS, Answer, ClientDisconnected, TokenDecision
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -67,7 +67,7 @@ class _Shell:
         request = decision.request(
             method, scope["headers"], path=scope["path"], client=client and client[0]
         )
-        body = None if method in ("GET", "HEAD") else _body(receive)
+        body = None if method in BODYLESS_METHODS else _body(receive)
         started = decision.start(request, partial(self._resolve, scope), body)
         answer = started if isinstance(started, Answer) else await started
         if answer is None:  # the client went away: nobody to answer

@@ -521,8 +521,12 @@ def _hook_failed() -> None:
     logger.exception("The Rollout on_issue hook raised an exception; the token was served")
 
 
+#: The methods whose body the core never counts (the shells make no body iterator for them).
+BODYLESS_METHODS = ("GET", "HEAD")
+
+
 def _has_body(method: str) -> bool:
-    return method not in ("GET", "HEAD")
+    return method not in BODYLESS_METHODS
 
 
 def read_stream(read: Callable[[int], bytes], length: int | None, limit: int) -> Iterator[bytes]:

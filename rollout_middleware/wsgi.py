@@ -44,15 +44,9 @@ def environ_body(environ: WSGIEnvironment, limit: int) -> Iterator[bytes]:
 
 
 class _Shell:
-    """Answers its token requests (those at ``path``, or all of them without one), and passes
-    every other request to ``app``."""
+    """Answers every request it is given; the middleware first passes the others to its app."""
 
-    app: WSGIApplication
-
-    def __init__(self, settings: Settings, path: str | None) -> None:
-        self.path = path
-        #: The path as ``PATH_INFO`` holds it: UTF-8 bytes decoded as latin-1.
-        self._environ_path = None if path is None else path.encode("utf-8").decode("latin-1")
+    def __init__(self, settings: Settings) -> None:
         self._decision = TokenDecision(settings)
         self._resolve = as_sync(
             settings.resolve_user,  # type: ignore[arg-type]
@@ -61,8 +55,6 @@ class _Shell:
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self._environ_path is not None and environ.get("PATH_INFO") != self._environ_path:
-            return self.app(environ, start_response)
         decision, resolve = self._decision, self._resolve
         request = decision.request(
             environ["REQUEST_METHOD"],
@@ -94,11 +86,17 @@ class RolloutTokenWSGIMiddleware(_Shell):
         **options: Unpack[Options],
     ) -> None:
         given = {**options, "resolve_user": resolve_user, "path": path}
-        super().__init__(_config.build(type(self).__name__, given, SHELL_OPTIONS), path)
-        self.app = app
+        super().__init__(_config.build(type(self).__name__, given, SHELL_OPTIONS))
+        self.app, self.path = app, path
+        self._environ_path = path.encode("utf-8").decode("latin-1")  # as PATH_INFO holds it
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={self.path!r}, app={self.app!r})"
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != self._environ_path:  # all a pass-through costs
+            return self.app(environ, start_response)
+        return _Shell.__call__(self, environ, start_response)
 
 
 class RolloutTokenWSGIEndpoint(_Shell):
@@ -108,7 +106,7 @@ class RolloutTokenWSGIEndpoint(_Shell):
         self, *, resolve_user: Callable[[WSGIEnvironment], Any], **options: Unpack[Options]
     ) -> None:
         given = {**options, "resolve_user": resolve_user}
-        super().__init__(_config.build(type(self).__name__, given, SHELL_OPTIONS - {"path"}), None)
+        super().__init__(_config.build(type(self).__name__, given, SHELL_OPTIONS - {"path"}))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
