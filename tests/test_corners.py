@@ -178,19 +178,21 @@ class Waits:
         return (yield "waiting")
 
 
+async def waits_twice(cleaned: list[str]) -> str:
+    """A resolver that waits twice, then answers; ``cleaned`` says when its ``finally`` ran."""
+    try:
+        await Waits()
+        await Waits()
+    finally:
+        cleaned.append("closed")
+    return "user"
+
+
 def test_first_step_of_a_waiting_resolver_gives_the_rest() -> None:
     """``first_step`` hands back what is left: driving it gives the waits, then the value; closing
     it closes the resolver."""
     cleaned: list[str] = []
-
-    async def resolver() -> str:
-        try:
-            await Waits()
-            await Waits()
-        finally:
-            cleaned.append("closed")
-        return "user"
-
+    resolver = functools.partial(waits_twice, cleaned)
     done, rest = first_step(resolver())
     assert not done
     assert rest.send(None) == "waiting"  # the first wait, handed on to the event loop
@@ -207,15 +209,7 @@ def test_first_step_of_a_waiting_resolver_gives_the_rest() -> None:
 def test_closing_the_resumed_coroutine_closes_the_resolver() -> None:
     """A closed outer coroutine (``GeneratorExit``) closes the resolver: its ``finally`` runs now."""
     cleaned: list[str] = []
-
-    async def resolver() -> str:
-        try:
-            await Waits()
-            await Waits()
-        finally:
-            cleaned.append("closed")
-        return "user"
-
+    resolver = functools.partial(waits_twice, cleaned)
     coroutine = resolver()
     first = coroutine.send(None)
     resumed = _resume(coroutine, first)
