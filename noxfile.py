@@ -45,12 +45,13 @@ PINNED = (
     "aiohttp-session",
     "tornado",
 )
-#: Further pins for the oldest run (none needed now; ``NAME==X`` strings).
-EXTRA_PINS: tuple[str, ...] = ()
+#: Further pins for the oldest run (``NAME==X`` strings): Flask 2.3's test client reads
+#: ``werkzeug.__version__``, which Werkzeug 3.1 removed; its lower bound is Werkzeug 2.3.
+EXTRA_PINS: tuple[str, ...] = ("Werkzeug==2.3.0",)
 
-#: Compat packages that cannot be installed with the oldest pins (their tests skip, with the reason,
-#: under ``oldest``): every Quart release needs a newer Flask/Werkzeug than Flask 2.3's.
-OLDEST_WITHOUT = ("quart",)
+#: Test and compat packages that cannot be installed with the oldest pins (their tests skip, with
+#: the reason, under ``oldest``): every Quart release needs a newer Flask/Werkzeug than Flask 2.3's.
+OLDEST_WITHOUT = ("quart", "quart-auth")
 
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m; "
@@ -105,15 +106,19 @@ def oldest(session: nox.Session) -> None:
     constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
     constraints.write_text("\n".join(lower_bounds()) + "\n")
     session.log("pins: " + ", ".join(lower_bounds()))
-    compat = [
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    requirements = [
         requirement
-        for requirement in PYPROJECT["project"]["optional-dependencies"]["compat"]
+        for requirement in (*extras["test"], *extras["compat"], *extras["lint"])
         if re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].lower() not in OLDEST_WITHOUT
     ]
-    session.install("-e", ".[test]", *compat, "-c", str(constraints))
+    session.install("-e", ".", *requirements, "-c", str(constraints))
     # What was installed (uv makes no pip in the environment, so not ``pip list``).
     session.run("python", "-c", LIST_DISTRIBUTIONS, silent=False)
-    pytest(session, "tests", "-rs")
+    without = ",".join(name.replace("-", "_") for name in OLDEST_WITHOUT)
+    # Skips are expected here, each with its reason (Quart; the CLI's inspect and check under
+    # PyJWT 2.8; what Django 4.2 lacks): CI's rule that nothing may skip holds in its other runs.
+    pytest(session, "tests", "-rs", env={"ROLLOUT_TESTS_WITHOUT": without, "CI": ""})
 
 
 @nox.session

@@ -38,6 +38,27 @@ CLIENT_ID = "test-client"
 #: 64 bytes: long enough that PyJWT's key-length recommendation is met.
 SECRET = "s3cr3t-" + "x" * 57
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+#: Frameworks this run cannot install, named by the nox session that pins the oldest releases
+#: (every Quart needs a newer Flask than the oldest one): their tests skip there, and only there.
+WITHOUT = frozenset(filter(None, os.environ.get("ROLLOUT_TESTS_WITHOUT", "").split(",")))
+
+
+def absent(error: ImportError) -> bool:
+    """Whether ``error`` (or what caused it) is a missing framework this run was told it lacks;
+    anywhere else a missing framework fails the test that imports it."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ModuleNotFoundError) and (cause.name or "").split(".")[0] in WITHOUT:
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def skip_without(source: str) -> None:
+    """Skip the test of a snippet or an example that imports a framework this run lacks."""
+    for name in WITHOUT:
+        if re.search(rf"^\s*(?:from|import)\s+{re.escape(name)}\b", source, re.MULTILINE):
+            pytest.skip(f"this run has no {name}")
 
 
 def b64url_decode(segment: str) -> bytes:

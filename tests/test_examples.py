@@ -15,7 +15,16 @@ import httpx
 import jwt
 import pytest
 
-from .support import CLIENT_ID, PYTHON, ROOT, SECRET, free_port, running_server, verify_token
+from .support import (
+    CLIENT_ID,
+    PYTHON,
+    ROOT,
+    SECRET,
+    free_port,
+    running_server,
+    skip_without,
+    verify_token,
+)
 
 pytestmark = pytest.mark.server
 
@@ -25,6 +34,7 @@ MAX_LINES = 80
 
 @contextlib.contextmanager
 def example(name: str, env: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    skip_without((ROOT / "examples" / f"{name}.py").read_text())
     port = free_port()
     argv = [PYTHON, str(ROOT / "examples" / f"{name}.py"), "--port", str(port)]
     if name == "fastapi_app":  # its docstring starts it with uvicorn

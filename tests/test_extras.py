@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests import support
 from tests.support import suite_only_dir
 
 HIDE = "import sys; sys.modules[{missing!r}] = None; import rollout_middleware.{module}"
@@ -38,3 +39,18 @@ def test_a_missing_extra_is_named(module: str, missing: str, extra: str) -> None
     assert last.startswith("ImportError: rollout_middleware."), run.stderr
     assert "pip install " in last
     assert f"rollout-middleware[{extra}]" in last
+
+
+def test_only_a_framework_the_run_names_may_be_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The oldest pins cannot install Quart, so that run names it and its tests skip; in any other
+    run a missing framework fails the tests that import it."""
+    wrapped = ImportError("rollout_middleware.contrib.quart needs Quart")
+    wrapped.__cause__ = ModuleNotFoundError("No module named 'quart'", name="quart")
+    monkeypatch.setattr(support, "WITHOUT", frozenset())
+    assert not support.absent(wrapped)
+    monkeypatch.setattr(support, "WITHOUT", frozenset({"quart"}))
+    assert support.absent(wrapped)
+    assert not support.absent(ModuleNotFoundError("No module named 'litestar'", name="litestar"))
+    with pytest.raises(pytest.skip.Exception, match="no quart"):
+        support.skip_without("import os\nfrom quart import Quart\n")
+    support.skip_without("from quart_auth import QuartAuth\n")  # another module: runs

@@ -18,6 +18,7 @@ import pytest
 
 import rollout_middleware
 from tests.django_project.testing import ensure_django
+from tests.support import absent
 
 SECRET = "leak-canary-Zq7vX2mKp9Lw4RtY8sN3bH6jD1fG5cA0eU"
 CLIENT_ID = "leak-canary-client-id"
@@ -29,7 +30,11 @@ def public_modules() -> Iterator[ModuleType]:
     for info in pkgutil.walk_packages(rollout_middleware.__path__, "rollout_middleware."):
         if any(part.startswith("_") for part in info.name.split(".")):
             continue
-        yield importlib.import_module(info.name)
+        try:
+            yield importlib.import_module(info.name)
+        except ImportError as exc:
+            if not absent(exc):  # a framework this run lacks (the oldest pins)
+                raise
 
 
 def public_callables(module: ModuleType) -> Iterator[tuple[str, object]]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CLIENT_ID, ROOT, SECRET, free_port, subprocess_env
+from tests.support import CLIENT_ID, ROOT, SECRET, free_port, skip_without, subprocess_env
 
 #: A fenced Python block, its fence's indentation, and a ``<!-- fragment -->`` line just before it.
 BLOCK = re.compile(
@@ -105,6 +105,7 @@ BLOCKS = blocks()
 @pytest.mark.slow
 @pytest.mark.parametrize(("where", "code"), BLOCKS)
 def test_the_block_runs(where: str, code: str, tmp_path: Path) -> None:
+    skip_without(code)
     run_block(where, code, tmp_path)
 
 
