@@ -158,6 +158,172 @@ def test_each_configuration_error_word_for_word(case: str) -> None:
     assert str(caught.value) == message
 
 
+#: Each option's rule, word for word, and the option its error names (what Django's checks and
+#: Flask's extension map to their own setting names).
+OPTION_ERRORS: dict[str, tuple[Callable[[], object], str, str]] = {
+    "path of another type": (
+        lambda: _decision(path=5),
+        "path must be a str that starts with '/' and holds no whitespace, '?' or '#', got 5",
+        "path",
+    ),
+    "path with a query": (
+        lambda: _decision(path="/t?x"),
+        "path must be a str that starts with '/' and holds no whitespace, '?' or '#', got '/t?x'",
+        "path",
+    ),
+    "methods as str": (
+        lambda: _decision(methods="GET"),
+        "methods must be a sequence such as ('GET',), got 'GET'",
+        "methods",
+    ),
+    "a lower-case method": (
+        lambda: _decision(methods=("get",)),
+        "each method must be an upper-case HTTP method name, got 'get'",
+        "methods",
+    ),
+    "a method that is no token": (
+        lambda: _decision(methods=("GE T",)),
+        "each method must be an upper-case HTTP method name, got 'GE T'",
+        "methods",
+    ),
+    "a method of another type": (
+        lambda: _decision(methods=(1,)),
+        "each method must be an upper-case HTTP method name, got 1",
+        "methods",
+    ),
+    "an origin of another type": (
+        lambda: _decision(allowed_origins=(5,)),
+        "each allowed origin must be 'scheme://host[:port]' with no path, no trailing '/' "
+        "and no wildcard, got 5",
+        "allowed_origins",
+    ),
+    "a negative body size": (
+        lambda: _decision(max_body_size=-1),
+        "max_body_size must be a whole number, 0 or more, got -1",
+        "max_body_size",
+    ),
+    "a body size of True": (
+        lambda: _decision(max_body_size=True),
+        "max_body_size must be a whole number, 0 or more, got True",
+        "max_body_size",
+    ),
+    "a zero timeout": (
+        lambda: shell_settings("Shell", _resolver, "/t", {"resolver_timeout": 0}),
+        "resolver_timeout must be a positive number of seconds or None, got 0",
+        "resolver_timeout",
+    ),
+    "an endless timeout": (
+        lambda: shell_settings("Shell", _resolver, "/t", {"resolver_timeout": float("inf")}),
+        "resolver_timeout must be a positive number of seconds or None, got inf",
+        "resolver_timeout",
+    ),
+    "a timeout of True": (
+        lambda: shell_settings("Shell", _resolver, "/t", {"resolver_timeout": True}),
+        "resolver_timeout must be a positive number of seconds or None, got True",
+        "resolver_timeout",
+    ),
+    "a hook that is no callable": (
+        lambda: _decision(on_issue=5),
+        "on_issue must be a callable (user_id, expires_at, request_info) or None, got int",
+        "on_issue",
+    ),
+    "a client id of another type": (
+        lambda: TokenDecision.build(client_id=5),  # type: ignore[arg-type]
+        "the Rollout client id must be a str, got int",
+        "client_id",
+    ),
+    "a blank client id": (
+        lambda: TokenIssuer("  ", SECRET),
+        "the Rollout client id is empty",
+        "client_id",
+    ),
+    "a secret of another type": (
+        lambda: TokenDecision.build(client_id=CLIENT_ID, client_secret=5),
+        "the Rollout client secret must be a str, bytes or a SecretStr, got int",
+        "client_secret",
+    ),
+    "an empty secret": (
+        lambda: TokenIssuer(CLIENT_ID, b""),
+        "the Rollout client secret is empty",
+        "client_secret",
+    ),
+    "ttl of 0": (
+        lambda: TokenIssuer(CLIENT_ID, SECRET, ttl=0),
+        "ttl must be a whole number of seconds from 1 to 3600, got 0",
+        "ttl",
+    ),
+    "ttl past an hour": (
+        lambda: _decision(ttl=3601),
+        "ttl must be a whole number of seconds from 1 to 3600, got 3601",
+        "ttl",
+    ),
+    "ttl of True": (
+        lambda: _decision(ttl=True),
+        "ttl must be a whole number of seconds from 1 to 3600, got True",
+        "ttl",
+    ),
+    "ttl as text": (
+        lambda: _config.parse_text("ttl", "15m"),
+        "ttl must be a whole number, got '15m'",
+        "ttl",
+    ),
+    "a body size as text": (
+        lambda: _config.parse_text("max_body_size", "1k"),
+        "max_body_size must be a whole number, got '1k'",
+        "max_body_size",
+    ),
+    "a timeout as text": (
+        lambda: _config.parse_text("resolver_timeout", "soon"),
+        "resolver_timeout must be a number of seconds or 'none', got 'soon'",
+        "resolver_timeout",
+    ),
+    "no credentials": (
+        lambda: _config.Credentials(client_id=" ", client_secret="", environ={}).issuer(),
+        "the Rollout credentials are missing: set ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET",
+        "client_id",
+    ),
+    "no secret": (
+        lambda: _config.Credentials(client_id=CLIENT_ID, environ={}).issuer(),
+        "the Rollout credentials are missing: set ROLLOUT_CLIENT_SECRET",
+        "client_secret",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OPTION_ERRORS)
+def test_each_option_error_word_for_word_naming_its_option(case: str) -> None:
+    build, message, option = OPTION_ERRORS[case]
+    with pytest.raises(ConfigurationError) as caught:
+        build()
+    assert (str(caught.value), caught.value.option) == (message, option)
+
+
+def test_settings_text_is_parsed_as_the_environment_is() -> None:
+    parse = _config.parse_text
+    assert parse("methods", " GET, ,POST ") == ("GET", "POST")
+    assert parse("allowed_origins", ORIGIN) == (ORIGIN,)
+    assert parse("ttl", " 900 ") == 900
+    assert parse("max_body_size", "0") == 0
+    assert [parse("resolver_timeout", t) for t in ("", " None ", "2.5")] == [None, None, 2.5]
+    assert parse("path", " /t ") == " /t "  # text options are the text, checked by their rule
+
+
+def test_credentials_fall_back_to_the_environment_one_by_one() -> None:
+    from rollout_middleware.tokens import credentials
+
+    env = {"ROLLOUT_CLIENT_ID": "env-id", "ROLLOUT_CLIENT_SECRET": "env-secret"}
+    assert credentials(None, None, env) == ("env-id", "env-secret")
+    assert credentials("", b"", env) == ("env-id", "env-secret")
+    assert credentials("given", "s", env) == ("given", "s")
+    assert credentials("given", None, env) == ("given", "env-secret")
+    assert credentials(None, b"raw", env) == ("env-id", b"raw")
+    with pytest.raises(ConfigurationError, match=r"set ROLLOUT_CLIENT_SECRET$"):
+        credentials("given", None, {"ROLLOUT_CLIENT_SECRET": "   "})
+    with pytest.raises(ConfigurationError, match=r"set ROLLOUT_CLIENT_ID$") as caught:
+        credentials(None, "s", {})
+    assert caught.value.option == "client_id"
+
+
 def test_an_int_id_too_long_for_str_says_so() -> None:
     with pytest.raises(InvalidUserIdError) as caught:
         user_id_to_subject(10**5000)  # beyond sys.get_int_max_str_digits()
@@ -521,3 +687,344 @@ def test_start_gives_an_awaitable_when_something_waits() -> None:
     answers = asyncio.run(main())
     assert [answer.status for answer in answers if answer is not None] == [200, 200, 200]
     assert hooked == ["user-2"]
+
+
+# -- The body and the sequence's plumbing (each kills a mutant of ``nox -s mutation``) -----------
+
+
+class _Body:
+    """A body iterator that says how far it was read and whether it was closed."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks, self.read, self.closed = list(chunks), 0, False
+
+    def __iter__(self) -> _Body:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self.chunks:
+            raise StopIteration
+        self.read += 1
+        return self.chunks.pop(0)
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return next(self)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_raw_headers_are_read_past_the_ones_the_core_ignores() -> None:
+    decision = _decision(allowed_origins=(ORIGIN,))
+    pairs = [(b"host", b"testserver"), (b"origin", ORIGIN.encode()), (b"cookie", b"s=1")]
+    request = decision.request("GET", pairs)
+    assert request.headers == {"origin": ORIGIN}
+    assert request.cors[0] == ("Access-Control-Allow-Origin", ORIGIN)
+    assert decision.request("GET", [("Host", "x"), ("Origin", ORIGIN)]).headers == {
+        "origin": ORIGIN
+    }
+
+
+def test_a_body_is_counted_only_for_methods_with_one_and_closed_once_read() -> None:
+    decision = _decision(methods=("GET", "POST"), max_body_size=3, allowed_origins=(ORIGIN,))
+    unread = _Body(b"abcd")
+    assert decision.check_body(req(decision, "GET", {}), unread) is None
+    assert (unread.read, unread.closed) == (0, False)
+    assert decision.check_body(req(decision, "POST", {}), None) is None
+    small, large = _Body(b"ab", b"c"), _Body(b"ab", b"cd", b"ef")
+    assert decision.check_body(req(decision, "POST", {}), small) is None
+    assert (small.read, small.closed) == (2, True)
+    too_large = decision.check_body(req(decision, "POST", {"origin": ORIGIN}), large)
+    assert too_large is not None
+    assert too_large.status == 413
+    assert ("Access-Control-Allow-Origin", ORIGIN) in too_large.headers
+    assert (large.read, large.closed) == (2, True)  # left at the first chunk past the limit
+
+
+def test_an_async_body_is_counted_only_for_methods_with_one_and_closed_once_read() -> None:
+    decision = _decision(methods=("GET", "POST"), max_body_size=3, allowed_origins=(ORIGIN,))
+
+    async def main() -> None:
+        unread = _Body(b"abcd")
+        assert await decision.check_body_async(req(decision, "GET", {}), unread) is None
+        assert (unread.read, unread.closed) == (0, False)
+        assert await decision.check_body_async(req(decision, "POST", {}), None) is None
+        small, large = _Body(b"ab", b"c"), _Body(b"ab", b"cd", b"ef")
+        assert await decision.check_body_async(req(decision, "POST", {}), small) is None
+        assert (small.read, small.closed) == (2, True)
+        request = req(decision, "POST", {"origin": ORIGIN})
+        too_large = await decision.check_body_async(request, large)
+        assert too_large is not None
+        assert too_large.status == 413
+        assert ("Access-Control-Allow-Origin", ORIGIN) in too_large.headers
+        assert (large.read, large.closed) == (2, True)
+
+    asyncio.run(main())
+
+
+def test_handle_async_reads_the_body_and_lets_passthrough_exceptions_out() -> None:
+    decision = _decision(methods=("GET", "POST"), max_body_size=3)
+
+    class Refused(Exception):
+        pass
+
+    async def refuses() -> str:
+        raise Refused
+
+    async def user() -> str:
+        return "ada"
+
+    async def main() -> None:
+        too_large = await decision.handle_async(req(decision, "POST", {}), user, _Body(b"abcd"))
+        assert too_large is not None
+        assert too_large.status == 413
+        unread = _Body(b"abcd")  # GET: the body is not the core's to count
+        served = await decision.handle_async(req(decision, "GET", {}), user, unread)
+        assert served is not None
+        assert served.status == 200
+        assert unread.read == 0
+        for method, body in (("GET", None), ("POST", _Body(b"ab"))):
+            with pytest.raises(Refused):
+                await decision.handle_async(
+                    req(decision, method, {}), refuses, body, passthrough=(Refused,)
+                )
+
+    asyncio.run(main())
+
+
+def test_a_503_without_credentials_keeps_the_cors_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ROLLOUT_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ROLLOUT_CLIENT_SECRET", raising=False)
+    decision = TokenDecision.build(allowed_origins=(ORIGIN,))
+    answer = decision.answer(req(decision, "GET", {"origin": ORIGIN}), "ada")[0]
+    assert answer.status == 503
+    assert ("Access-Control-Allow-Origin", ORIGIN) in answer.headers
+
+
+def test_a_cross_site_refusal_is_logged_with_the_origin(caplog: pytest.LogCaptureFixture) -> None:
+    decision = _decision()
+    with caplog.at_level(logging.INFO, logger="rollout_middleware"):
+        refused = decision.precheck(
+            req(decision, "GET", {"origin": "https://evil.example", "sec-fetch-site": "cross-site"})
+        )
+    assert refused is not None
+    assert refused.status == 403
+    assert [r.getMessage() for r in caplog.records if r.name == "rollout_middleware"] == [
+        "Refused a cross-site request for a Rollout token at /rollout-token (Origin: "
+        "'https://evil.example'): a page of another origin may fetch a token only if "
+        "allowed_origins (ROLLOUT_ALLOWED_ORIGINS) lists its origin"
+    ]
+
+
+def test_read_stream_reads_at_most_one_byte_past_the_limit() -> None:
+    import io
+
+    from rollout_middleware.decision import read_stream
+
+    def reads(length: int | None, limit: int, data: bytes = b"x" * 100) -> int:
+        stream = io.BytesIO(data)
+        return sum(len(chunk) for chunk in read_stream(stream.read, length, limit))
+
+    assert reads(None, 10) == 11  # chunked: to the limit, and one byte to tell it is past
+    assert reads(5, 10) == 5  # declared: no more than declared
+    assert reads(50, 10) == 11
+    assert reads(0, 10) == 0
+    assert reads(None, 10, b"") == 0
+
+
+def test_a_body_without_close_is_counted_too() -> None:
+    """Any iterable will do: ``close``/``aclose`` are called only where they exist."""
+    decision = _decision(methods=("POST",), max_body_size=3)
+
+    class Chunks:
+        def __init__(self, *chunks: bytes) -> None:
+            self.chunks = iter(chunks)
+
+        def __aiter__(self) -> Chunks:
+            return self
+
+        async def __anext__(self) -> bytes:
+            for chunk in self.chunks:
+                return chunk
+            raise StopAsyncIteration
+
+    assert decision.check_body(req(decision, "POST", {}), [b"ab", b"c"]) is None
+    too_large = asyncio.run(decision.check_body_async(req(decision, "POST", {}), Chunks(b"abcd")))
+    assert too_large is not None
+    assert too_large.status == 413
+    assert asyncio.run(decision.check_body_async(req(decision, "POST", {}), Chunks(b"a"))) is None
+
+
+def test_a_request_without_a_path_or_client_has_none() -> None:
+    request = _decision().request("GET", [])
+    assert (request.path, request.client, request.content_length) == ("", None, None)
+    assert request.info == {"method": "GET", "path": "", "client": None}
+
+
+#: The option each ``ERRORS`` case names (none for an error that is about no option).
+OPTION_OF = {
+    "pem secret": "client_secret",
+    "from_env without id": "client_id",
+    "from_env without secret": "client_secret",
+    "generate_token without either": "client_id",
+    "credentials without id": "client_id",
+    "path": "path",
+    "OPTIONS method": "methods",
+    "no method": "methods",
+    "origins as str": "allowed_origins",
+    "origin with a path": "allowed_origins",
+    "issuer of another type": "issuer",
+    "issuer and ttl": "issuer",
+    "issuer and client_id": "issuer",
+    "issuer and client_secret": "issuer",
+    "resolver": "resolve_user",
+    "thread_sensitive": "thread_sensitive",
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_each_configuration_error_names_its_option(case: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ERRORS[case][0]()
+    assert caught.value.option == OPTION_OF.get(case)
+
+
+def test_a_uuid_is_a_user_id_and_a_subclass_of_one_is_not() -> None:
+    class Tagged(uuid.UUID):
+        def __str__(self) -> str:
+            return "tagged"
+
+    assert user_id_to_subject(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    with pytest.raises(InvalidUserIdError):
+        user_id_to_subject(Tagged(int=1))
+
+
+def test_the_secret_shows_in_no_repr() -> None:
+    from rollout_middleware.tokens import Secret
+
+    assert repr(Secret(SECRET)) == "Secret('**********')"
+
+
+def test_an_empty_text_secret_falls_back_to_the_environment() -> None:
+    from rollout_middleware.tokens import credentials
+
+    env = {"ROLLOUT_CLIENT_ID": "env-id", "ROLLOUT_CLIENT_SECRET": "env-secret"}
+    assert credentials("", "", env) == ("env-id", "env-secret")
+
+
+def test_build_gives_the_path_default_only_to_what_takes_a_path() -> None:
+    shell = _config.build("Shell", {"resolve_user": _resolver}, _config.SHELL_OPTIONS)
+    assert shell.path == "/rollout-token"
+    assert _config.build("TokenDecision.build", {}).path is None
+
+
+def test_build_reads_the_environment_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROLLOUT_CLIENT_ID", raising=False)
+    env = {"ROLLOUT_CLIENT_ID": "from-given-env", "ROLLOUT_CLIENT_SECRET": SECRET}
+    settings = _config.build("X", {"ttl": 60}, environ=env)
+    issuer = settings.credentials.issuer()
+    assert (issuer.client_id, issuer.ttl) == ("from-given-env", 60)
+
+
+def test_given_credentials_make_the_issuer_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A short secret is logged where the app is built, not at its first token request."""
+    client_id = f"short-{uuid.uuid4()}"
+    caplog.set_level(logging.WARNING, logger="rollout_middleware")
+    TokenDecision.build(client_id=client_id, client_secret="short")
+    assert len(_records(caplog)) == 1
+    assert client_id in _records(caplog)[0].getMessage()
+
+
+def test_check_keywords_checks_names_and_values_now() -> None:
+    assert _config.check_keywords("init_app", {"ttl": 60, "path": "/t"}, {"ttl", "path"}) == {
+        "ttl": 60,
+        "path": "/t",
+    }
+    with pytest.raises(TypeError, match=r"^init_app\(\) got an unexpected keyword argument 'ttls'"):
+        _config.check_keywords("init_app", {"ttls": 60}, {"ttl", "path"})
+    with pytest.raises(ConfigurationError, match=r"^ttl must be"):
+        _config.check_keywords("init_app", {"ttl": 0}, {"ttl"})
+
+
+def _source(where: str, values: dict[str, object]) -> tuple[str, Callable[[str], object]]:
+    """A settings source that, as Django's settings and Flask's config, is read by setting name."""
+    return where, lambda name: values.get(name.upper())
+
+
+def test_read_takes_keywords_then_each_source_in_order() -> None:
+    first = _source("app.config", {"ROLLOUT_TOKEN_TTL": "60", "ROLLOUT_CLIENT_ID": "cfg-id"})
+    second = _source(
+        "the environment",
+        {"ROLLOUT_TOKEN_TTL": "120", "ROLLOUT_TOKEN_METHODS": "GET,POST", "ROLLOUT_CLIENT_ID": "x"},
+    )
+    settings = _config.read(
+        "Ext", {"max_body_size": 5}, [first, second], _config.ANSWER_OPTIONS | {"resolve_user"}
+    )
+    assert settings.max_body_size == 5
+    assert settings.methods == frozenset({"GET", "HEAD", "POST"})
+    assert repr(settings.credentials) == "Credentials(client_id='cfg-id', ttl=60)"
+    # The credentials are never read from the environment as a source (the issuer reads them).
+    env_only = _config.read("Ext", {}, [second], _config.ANSWER_OPTIONS)
+    assert repr(env_only.credentials) == "Credentials(client_id=None, ttl=120)"
+    later = _config.read(
+        "Ext", {}, [second, _source("app.config", {"ROLLOUT_CLIENT_ID": "cfg"})], {"client_id"}
+    )
+    assert repr(later.credentials) == "Credentials(client_id='cfg', ttl=900)"
+
+
+def test_read_names_the_setting_an_error_came_from() -> None:
+    source = [_source("app.config", {"ROLLOUT_TOKEN_TTL": "15m", "ROLLOUT_MAX_BODY_SIZE": "1k"})]
+    with pytest.raises(ConfigurationError) as caught:
+        _config.read("Ext", {}, source, _config.ANSWER_OPTIONS)
+    assert str(caught.value) == (
+        "ROLLOUT_MAX_BODY_SIZE (app.config): max_body_size must be a whole number, got '1k'"
+    )
+    assert caught.value.option == "max_body_size"
+    ranged = [_source("app.config", {"ROLLOUT_TOKEN_TTL": 0})]
+    with pytest.raises(ConfigurationError) as caught:
+        _config.read("Ext", {}, ranged, _config.ANSWER_OPTIONS)
+    assert str(caught.value) == (
+        "ROLLOUT_TOKEN_TTL (app.config): ttl must be a whole number of seconds from 1 to 3600, "
+        "got 0"
+    )
+    assert caught.value.option == "ttl"
+    with pytest.raises(ConfigurationError) as caught:  # a keyword's error has no setting's name
+        _config.read("Ext", {"ttl": 0}, ranged, _config.ANSWER_OPTIONS)
+    assert str(caught.value).startswith("ttl must be")
+    with pytest.raises(TypeError, match=r"^Ext\(\) got an unexpected keyword argument 'tll'"):
+        _config.read("Ext", {"tll": 0}, ranged, _config.ANSWER_OPTIONS)
+
+
+def test_settings_import_a_dotted_path_for_the_issuer_and_the_hook() -> None:
+    source = [
+        _source(
+            "settings",
+            {
+                "ROLLOUT_ON_ISSUE": "tests.test_core_contract:_resolver",
+                "ROLLOUT_TOKEN_PATH": "/t",
+                "ROLLOUT_CLIENT_ID": "id-as-text",
+            },
+        )
+    ]
+    settings = _config.read("Ext", {}, source, _config.ANSWER_OPTIONS | {"path"})
+    assert (settings.on_issue, settings.path) == (_resolver, "/t")
+    missing = [_source("settings", {"ROLLOUT_ISSUER": "tests.nowhere:issuer"})]
+    with pytest.raises(ConfigurationError) as caught:
+        _config.read("Ext", {}, missing, _config.ANSWER_OPTIONS)
+    assert str(caught.value).startswith(
+        "ROLLOUT_ISSUER (settings): cannot import 'tests.nowhere:issuer': No module named"
+    )
+    assert caught.value.option == "issuer"
+    given = [_source("settings", {"ROLLOUT_TOKEN_TTL": 60, "ROLLOUT_ISSUER": None})]
+    assert repr(_config.read("Ext", {}, given, {"ttl"}).credentials).endswith("ttl=60)")
