@@ -7,9 +7,16 @@ import json
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from . import _config
 from ._config import TOKEN, RequestInfo, Settings
@@ -28,6 +35,7 @@ __all__ = [
     "ClientDisconnected",
     "TokenDecision",
     "TokenRequest",
+    "add_cors",
     "read_stream",
 ]
 
@@ -527,6 +535,25 @@ BODYLESS_METHODS = ("GET", "HEAD")
 
 def _has_body(method: str) -> bool:
     return method not in BODYLESS_METHODS
+
+
+class _Headers(Protocol):
+    """A framework's response headers, as :func:`add_cors` uses them."""
+
+    def get(self, key: str, /) -> Any: ...
+
+    def __setitem__(self, key: str, value: str, /) -> None: ...
+
+
+def add_cors(headers: _Headers, cors: Iterable[tuple[str, str]]) -> None:
+    """Add a request's ``cors`` headers to an answer the framework rendered itself (its ``401``,
+    an error page), ``Vary`` merged: a page of an allowed origin can then read that answer too."""
+    for name, value in cors:
+        vary = headers.get(name) if name == "Vary" else None
+        if not vary:
+            headers[name] = value
+        elif value.lower() not in vary.lower():
+            headers[name] = f"{vary}, {value}"
 
 
 def read_stream(read: Callable[[int], bytes], length: int | None, limit: int) -> Iterator[bytes]:

@@ -1028,3 +1028,21 @@ def test_settings_import_a_dotted_path_for_the_issuer_and_the_hook() -> None:
     assert caught.value.option == "issuer"
     given = [_source("settings", {"ROLLOUT_TOKEN_TTL": 60, "ROLLOUT_ISSUER": None})]
     assert repr(_config.read("Ext", {}, given, {"ttl"}).credentials).endswith("ttl=60)")
+
+
+def test_add_cors_merges_vary_and_sets_the_rest() -> None:
+    from rollout_middleware.decision import add_cors
+
+    cors = req(_decision(allowed_origins=(ORIGIN,)), "GET", {"origin": ORIGIN}).cors
+    fresh: dict[str, str] = {}
+    add_cors(fresh, cors)
+    assert fresh == dict(cors)
+    accept = {"Vary": "Accept"}
+    add_cors(accept, cors)
+    assert accept["Vary"] == "Accept, Origin"
+    already = {"Vary": "Accept, origin"}
+    add_cors(already, cors)
+    assert already["Vary"] == "Accept, origin"
+    untouched = {"Vary": "Accept"}
+    add_cors(untouched, ())
+    assert untouched == {"Vary": "Accept"}

@@ -202,3 +202,20 @@ def test_same_answer_as_the_asgi_middleware(
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert errors, "the failure must be logged"
         assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("adapter_name", list(iter_names()))
+def test_the_frameworks_own_refusal_keeps_the_cors_headers(adapter_name: str) -> None:
+    """A page of an allowed origin can read every answer of the token route, the framework's own
+    401 included: without the CORS headers its fetch fails as if the network had."""
+    origin = "https://app.example.com"
+    with ADAPTERS[adapter_name].factory(
+        issuer=_issuer(int(time.time())), allowed_origins=(origin,)
+    ) as client:
+        response = client.request(
+            "GET", "/rollout-token", headers=[("origin", origin), ("x-user", "deny")], content=b""
+        )
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == origin
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert "origin" in response.headers["vary"].lower()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _config
 from .._sync import as_async, is_async_callable
-from ..decision import TokenDecision
+from ..decision import TokenDecision, add_cors
 from ..errors import ConfigurationError
 from ._callables import EXTENSION_TAKES, check_one_argument
 
@@ -64,12 +64,16 @@ def setup(
             client=request.remote,
             content_length=request.content_length,
         )
-        answer = await decision.handle_async(
-            token_request,
-            lambda: resolve(request),
-            request.content.iter_chunked(_READ_CHUNK),
-            passthrough=(web.HTTPException,),
-        )
+        try:
+            answer = await decision.handle_async(
+                token_request,
+                lambda: resolve(request),
+                request.content.iter_chunked(_READ_CHUNK),
+                passthrough=(web.HTTPException,),
+            )
+        except web.HTTPException as exc:  # the app's own answer, readable by an allowed origin
+            add_cors(exc.headers, token_request.cors)
+            raise
         assert answer is not None  # aiohttp's stream never reports a disconnect
         # Content-Type as a header: aiohttp adds no charset; a 204 gets no Content-Length.
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)

@@ -18,7 +18,7 @@ from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from ..decision import Answer, TokenDecision, TokenRequest
+from ..decision import Answer, TokenDecision, TokenRequest, add_cors
 from .django import answer_response, request_body, token_request, user_id_of
 from .django.conf import checked_at_url_load, default_decision
 
@@ -220,4 +220,8 @@ class RolloutTokenAPIView(APIView):
     ) -> HttpResponseBase:
         if isinstance(response, _CoreResponse):
             return response  # exactly the package's headers: no Allow, no Vary: Accept
-        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
+        found = getattr(self, "_token_request", None)  # DRF's answer: readable by an allowed origin
+        if found is not None and not response.has_header("Access-Control-Allow-Origin"):
+            add_cors(response.headers, found.cors)
+        return response

@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from .. import _config
 from .._config import DEFAULT_PATH, AnswerOptions, check_path
 from .._sync import is_async_callable
-from ..decision import Answer, TokenDecision
+from ..decision import Answer, TokenDecision, add_cors
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -179,11 +179,7 @@ class _TokenRoute(APIRoute):
                     response: Response = await handler(request, exc)
                 else:
                     response = await run_in_threadpool(handler, request, exc)
-                for name, value in token_request.cors:
-                    if name == "Vary":
-                        response.headers.add_vary_header(value)
-                    else:
-                        response.headers[name] = value
+                add_cors(response.headers, token_request.cors)
                 return response
 
         return rollout_token_route

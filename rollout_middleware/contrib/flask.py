@@ -19,7 +19,7 @@ from werkzeug.routing import Map, Rule
 
 from .. import _config
 from .._sync import as_sync, is_async_callable
-from ..decision import TokenDecision, read_stream
+from ..decision import TokenDecision, add_cors, read_stream
 from ..errors import ConfigurationError
 from ..wsgi import STATUS_LINES
 from ._callables import (
@@ -143,13 +143,15 @@ class RolloutToken:
         find_user = as_sync(
             self.resolve_user, is_async_callable(self.resolve_user), settings.resolver_timeout
         )
-        view = _make_view(TokenDecision(settings), find_user)
+        decision = TokenDecision(settings)
+        view = _make_view(decision, find_user)
         for decorator in self.decorators:
             view = decorator(view)
         _guard_routes(app)
         app.url_map.add(rule)
         getattr(app.url_rule_class, _GUARDED)[key] = endpoint
         app.view_functions[endpoint] = view
+        app.after_request(_with_cors(decision, endpoint))
 
 
 def _rule_key(rule: Rule, map: Map) -> tuple[str, str, str | None]:
@@ -198,6 +200,18 @@ def _refuse_quart(app: object) -> None:
             f"{type(app).__name__} is a Quart app: use rollout_middleware.contrib.quart, not "
             "rollout_middleware.contrib.flask (Flask's request context is not Quart's)"
         )
+
+
+def _with_cors(decision: TokenDecision, endpoint: str) -> Callable[[Response], Response]:
+    """The app's own answers on the token route (an ``abort(401)``, a login hook's refusal) get
+    the CORS headers of an allowed origin, as the route's answers do: the page can read them."""
+
+    def rollout_token_cors(response: Response) -> Response:
+        if request.endpoint == endpoint and "Access-Control-Allow-Origin" not in response.headers:
+            add_cors(response.headers, werkzeug_token_request(decision, request).cors)
+        return response
+
+    return rollout_token_cors
 
 
 def _make_view(decision: TokenDecision, find_user: Callable[[], Any]) -> Callable[..., Response]:

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - older Litestar
 
 from .. import _config
 from .._config import DEFAULT_PATH, check_path
-from ..decision import Answer, TokenDecision, TokenRequest
+from ..decision import Answer, TokenDecision, TokenRequest, add_cors
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -238,6 +238,12 @@ def _on_error(
     ``HTTPException``; then the core's logged 500 for any other exception."""
 
     def rollout_token_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        response = _rendered(request, exc)
+        if "access-control-allow-origin" not in {name.lower() for name in response.headers}:
+            add_cors(response.headers, _stored(decision, request).cors)  # readable by the page
+        return response
+
+    def _rendered(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         handlers: dict[Any, Callable[..., Any]] = {}
         for layer in request.route_handler.ownership_layers[:-1]:
             handlers.update(layer.exception_handlers or {})

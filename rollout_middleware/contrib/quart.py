@@ -21,7 +21,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from .. import _config
-from ..decision import TokenDecision
+from ..decision import TokenDecision, add_cors
 from ..errors import ConfigurationError
 from ._callables import (
     EXTENSION_KEY,
@@ -99,6 +99,19 @@ class RolloutToken:
         app.view_functions[self.endpoint] = _make_view(
             decision, app.ensure_async(self.resolve_user)
         )
+        endpoint = self.endpoint
+
+        @app.after_request
+        async def rollout_token_cors(response: Response) -> Response:
+            """The app's own answers on the token route (``abort(401)``, a login hook's refusal)
+            get the CORS headers of an allowed origin, as the route's answers do."""
+            if (
+                request.endpoint == endpoint
+                and "Access-Control-Allow-Origin" not in response.headers
+            ):
+                add_cors(response.headers, werkzeug_token_request(decision, request).cors)
+            return response
+
         app.extensions[EXTENSION_KEY] = self
 
 

@@ -45,6 +45,8 @@ class RolloutTokenMixin(RequestHandler):
     rollout_decision: ClassVar[TokenDecision]
     rollout_user_id: ClassVar[Callable[[RequestHandler], Any]]
     rollout_user_id_is_async: ClassVar[bool]
+    #: The CORS headers of this request's allowed origin, for the app's own error page.
+    _rollout_cors: tuple[tuple[str, str], ...] = ()
 
     def compute_etag(self) -> str | None:
         return None  # a fresh token on every request: no Etag, no 304
@@ -58,6 +60,7 @@ class RolloutTokenMixin(RequestHandler):
             client=request.remote_ip,
             content_length=len(request.body),
         )
+        self._rollout_cors = token_request.cors
         answer = await decision.handle_async(
             token_request, self._rollout_find_user, passthrough=(HTTPError,)
         )
@@ -67,6 +70,12 @@ class RolloutTokenMixin(RequestHandler):
             for name, value in answer.headers:
                 self.set_header(name, value)
             self.finish(answer.body or None)  # even an empty write is a body to Tornado (a 204)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The app's own error page, readable by a page of an allowed origin too."""
+        for name, value in self._rollout_cors:
+            self.set_header(name, value)
+        super().write_error(status_code, **kwargs)
 
     async def _rollout_find_user(self) -> Any:
         """The base's ``prepare``, then ``current_user`` through ``user_id``."""

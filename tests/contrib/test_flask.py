@@ -642,3 +642,48 @@ def test_the_resolver_timeout_setting(
     RolloutToken(app, resolve_user=slow_user, **options)
     answer = ValidatedClient(app).get("/rollout-token")
     assert answer.status_code == status
+
+
+def test_the_apps_own_refusal_keeps_the_cors_headers() -> None:
+    """``abort(401)`` in the resolver, or a blueprint's login hook, is the app's answer; a page of
+    an allowed origin can read it, as it reads the route's own answers."""
+    from flask import Blueprint, abort
+
+    origin = "https://app.example.com"
+    app = Flask(__name__)
+    RolloutToken(
+        app,
+        resolve_user=lambda: abort(401),
+        allowed_origins=(origin,),
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+    )
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+    @api.before_request
+    def login_required() -> Any:
+        return abort(401) if request.headers.get("x-user") is None else None
+
+    RolloutToken(api, resolve_user=lambda: request.headers["x-user"], allowed_origins=(origin,))
+    app.config.update(ROLLOUT_CLIENT_ID=CLIENT_ID, ROLLOUT_CLIENT_SECRET=SECRET)
+    app.register_blueprint(api)
+
+    @app.get("/other")
+    def other() -> Any:
+        abort(401)
+
+    client = app.test_client()
+    for url in ("/rollout-token", "/api/rollout-token"):
+        refused = client.get(url, headers={"Origin": origin})
+        assert refused.status_code == 401
+        assert refused.headers["Access-Control-Allow-Origin"] == origin
+        assert refused.headers["Vary"] == "Origin"
+        elsewhere = client.get(url, headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in elsewhere.headers
+    served = client.get("/api/rollout-token", headers={"Origin": origin, "X-User": "ada"})
+    assert served.status_code == 200
+    assert served.headers.getlist("Access-Control-Allow-Origin") == [origin]
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/other", headers={"Origin": origin}).headers
+    )

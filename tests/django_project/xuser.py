@@ -16,6 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from tests.equivalence import user_from_header
@@ -64,10 +65,15 @@ class XUserAuthentication(BaseAuthentication):
     """The ``x-user`` header as a Django REST framework authentication class."""
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        if request.headers.get("x-user") == "deny":
+            raise AuthenticationFailed("denied by DRF")
         user = header_user(request)  # raises for "x-user: raise"
         if isinstance(user, AnonymousUser):
             return None
         return (user, None)
+
+    def authenticate_header(self, request: Request) -> str:
+        return "XUser"  # DRF answers a refusal 401 (403 without a challenge)
 
 
 class SyncOnlyMiddleware:

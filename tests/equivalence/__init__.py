@@ -5,8 +5,10 @@ in a module of this package: a name, and a factory that builds an app serving th
 ``/rollout-token`` and returns an httpx-style client for it. The user is the ``x-user`` request
 header, read by the framework's own means (a FastAPI dependency, an aiohttp resolver, Tornado's
 ``get_current_user``, ...): ``x-user: none`` means nobody is logged in, ``x-user: raise`` makes the
-lookup raise, ``x-user: bad`` gives a value that is not a user id (a ``float``), ``x-user: 7``
-gives the ``int`` 7; any other value is the user id as a ``str``.
+lookup raise, ``x-user: deny`` makes the framework refuse the user its own way (an ``HTTPException``
+401, where the framework has one; elsewhere it is nobody), ``x-user: bad`` gives a value that is
+not a user id (a ``float``), ``x-user: 7`` gives the ``int`` 7; any other value is the user id as a
+``str``.
 
 ``tests/test_equivalence.py`` sends every case to every adapter and to the ASGI middleware, and
 compares status, headers and body.
@@ -42,10 +44,13 @@ class UserLookupError(RuntimeError):
     """What the user lookup raises for ``x-user: raise``."""
 
 
-def user_from_header(value: str | None) -> Any:
-    """The user the ``x-user`` header stands for (see the module docstring)."""
+def user_from_header(value: str | None, deny: Callable[[], Any] | None = None) -> Any:
+    """The user the ``x-user`` header stands for (see the module docstring); ``deny`` raises the
+    framework's own refusal."""
     if value is None or value == "none":
         return None
+    if value == "deny":
+        return None if deny is None else deny()
     if value == "raise":
         raise UserLookupError("the user lookup failed")
     if value == "bad":

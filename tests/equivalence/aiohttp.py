@@ -16,8 +16,12 @@ from ..loop_servers import aiohttp_server
 from . import Adapter, register, user_from_header
 
 
+def _deny() -> Any:
+    raise web.HTTPUnauthorized(text="denied by aiohttp")
+
+
 async def user_of_request(request: web.Request) -> Any:
-    return user_from_header(request.headers.get("x-user"))
+    return user_from_header(request.headers.get("x-user"), _deny)
 
 
 @contextlib.contextmanager

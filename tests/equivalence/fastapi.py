@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.testclient import TestClient
 
 from rollout_middleware.contrib.fastapi import rollout_token_router
@@ -18,12 +18,16 @@ from rollout_middleware.contrib.fastapi import rollout_token_router
 from . import Adapter, register, user_from_header
 
 
+def _deny() -> Any:
+    raise HTTPException(401, "denied by FastAPI")
+
+
 def header_user_id(x_user: Annotated[str | None, Header()] = None) -> Any:
-    return user_from_header(x_user)
+    return user_from_header(x_user, _deny)
 
 
 async def request_user_id(request: Request) -> Any:
-    return user_from_header(request.headers.get("x-user"))
+    return user_from_header(request.headers.get("x-user"), _deny)
 
 
 def _factory(user_id: Callable[..., Any]) -> Callable[..., contextlib.AbstractContextManager[Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.datastructures import Headers
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
 from litestar.testing import TestClient
 
 from rollout_middleware.contrib.litestar import RolloutTokenPlugin
@@ -21,12 +22,16 @@ from rollout_middleware.contrib.litestar import RolloutTokenPlugin
 from . import Adapter, register, user_from_header
 
 
+def _deny() -> Any:
+    raise NotAuthorizedException("denied by Litestar")
+
+
 async def request_user_id(request: Request[Any, Any, Any]) -> Any:
-    return user_from_header(request.headers.get("x-user"))
+    return user_from_header(request.headers.get("x-user"), _deny)
 
 
 def header_user_id(headers: Headers) -> Any:
-    return user_from_header(headers.get("x-user"))
+    return user_from_header(headers.get("x-user"), _deny)
 
 
 def _factory(user_id: Any) -> Callable[..., contextlib.AbstractContextManager[Any]]:

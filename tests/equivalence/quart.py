@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from quart import Quart, request
+from quart import Quart, abort, request
 from starlette.testclient import TestClient
 
 from rollout_middleware.contrib.quart import RolloutToken
@@ -19,12 +19,16 @@ from rollout_middleware.contrib.quart import RolloutToken
 from . import Adapter, register, user_from_header
 
 
+def _deny() -> Any:
+    abort(401)
+
+
 async def async_user() -> Any:
-    return user_from_header(request.headers.get("x-user"))
+    return user_from_header(request.headers.get("x-user"), _deny)
 
 
 def sync_user() -> Any:
-    return user_from_header(request.headers.get("x-user"))
+    return user_from_header(request.headers.get("x-user"), _deny)
 
 
 def _factory(

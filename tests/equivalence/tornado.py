@@ -16,9 +16,13 @@ from ..loop_servers import tornado_server
 from . import Adapter, register, user_from_header
 
 
+def _deny() -> Any:
+    raise tornado.web.HTTPError(401)
+
+
 class HeaderUserHandler(tornado.web.RequestHandler):
     def get_current_user(self) -> Any:
-        return user_from_header(self.request.headers.get("x-user"))
+        return user_from_header(self.request.headers.get("x-user"), _deny)
 
 
 @contextlib.contextmanager
