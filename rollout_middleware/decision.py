@@ -385,7 +385,7 @@ class TokenDecision:
         if not done:
             return self._after_wait(request, user_id, passthrough)
         if self._on_issue_async is None:
-            return self.answer(request, user_id)[0]
+            return self._deliver(request, user_id)[0]
         return self.respond_async(request, user_id)
 
     async def _after_body(
@@ -419,6 +419,13 @@ class TokenDecision:
 
     def answer(self, request: TokenRequest, user_id: object) -> tuple[Answer, IssuedToken | None]:
         """The answer for ``user_id``, and the token it delivers (none for ``HEAD``)."""
+        answer, issued = self._deliver(request, user_id)
+        return answer, None if issued is None else IssuedToken(*issued)
+
+    def _deliver(
+        self, request: TokenRequest, user_id: object
+    ) -> tuple[Answer, tuple[str, str, int, int] | None]:
+        """:meth:`answer`, the token as :meth:`TokenIssuer.issue_values`' tuple."""
         method, _, _, _, _, cors = request
         head = method == "HEAD"
         if user_id is None:
@@ -427,14 +434,14 @@ class TokenDecision:
         if issuer is None:
             return self._unavailable[head].with_headers(cors), None
         try:
-            issued = issuer.issue(user_id)
+            issued = token, subject, expires_at, expires_in = issuer.issue_values(user_id)
         except InvalidUserIdError as exc:
             logger.error("The resolver returned an invalid Rollout user id: %s", exc)
             return self._500[head].with_headers(cors), None
         body = b'{"token":"%s","expires_at":%d,"expires_in":%d}' % (
-            issued.token.encode("ascii"),
-            issued.expires_at,
-            issued.expires_in,
+            token.encode("ascii"),
+            expires_at,
+            expires_in,
         )
         if head:
             return Answer.make(200, _JSON + cors, body, head=True), None
@@ -443,11 +450,7 @@ class TokenDecision:
         else:  # the common answer: its headers made once per body length
             answer = _answer((200, *_ok_headers(len(body)), body))
         if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "Issued a Rollout token for user %r, expiring at %d",
-                issued.subject,
-                issued.expires_at,
-            )
+            logger.info("Issued a Rollout token for user %r, expiring at %d", subject, expires_at)
         return answer, issued
 
     def issuer(self) -> TokenIssuer | None:
@@ -460,20 +463,20 @@ class TokenDecision:
 
     def respond(self, request: TokenRequest, user_id: object) -> Answer:
         """:meth:`answer`, then ``on_issue`` on this thread (a failing hook is logged)."""
-        answer, issued = self.answer(request, user_id)
+        answer, issued = self._deliver(request, user_id)
         if issued is not None and self._on_issue_sync is not None:
             try:
-                self._on_issue_sync(issued.subject, issued.expires_at, request.info)
+                self._on_issue_sync(issued[1], issued[2], request.info)  # subject, expires_at
             except Exception:
                 _hook_failed()
         return answer
 
     async def respond_async(self, request: TokenRequest, user_id: object) -> Answer:
         """:meth:`answer`, then ``on_issue`` awaited (a sync hook in a worker thread)."""
-        answer, issued = self.answer(request, user_id)
+        answer, issued = self._deliver(request, user_id)
         if issued is not None and self._on_issue_async is not None:
             try:
-                await self._on_issue_async(issued.subject, issued.expires_at, request.info)
+                await self._on_issue_async(issued[1], issued[2], request.info)
             except ConfigurationError as exc:
                 self._misconfigured(
                     "on_issue hook", exc, "Tokens are served, but the hook does not run"

@@ -220,9 +220,14 @@ class TokenIssuer:
 
     def issue(self, user_id: object) -> IssuedToken:
         """A new token for ``user_id``, with its expiry."""
+        return IssuedToken(*self.issue_values(user_id))
+
+    def issue_values(self, user_id: object) -> tuple[str, str, int, int]:
+        """:meth:`issue`'s fields as a tuple, ``(token, subject, expires_at, expires_in)``: what a
+        hot path uses, without making an object (a frozen dataclass costs a tenth of a token)."""
         subject = user_id_to_subject(user_id)
         iat = math.floor(self._clock())
-        return IssuedToken(self._sign(subject, iat), subject, iat + self.ttl, self.ttl)
+        return self._sign(subject, iat), subject, iat + self.ttl, self.ttl
 
 
 def credentials(

@@ -1046,3 +1046,14 @@ def test_add_cors_merges_vary_and_sets_the_rest() -> None:
     untouched = {"Vary": "Accept"}
     add_cors(untouched, ())
     assert untouched == {"Vary": "Accept"}
+
+
+def test_issue_values_are_the_fields_of_issue() -> None:
+    issuer = TokenIssuer(CLIENT_ID, SECRET, ttl=60, clock=lambda: 1000.7)
+    issued = issuer.issue("ada")
+    assert issuer.issue_values("ada") == (issued.token, "ada", 1060, 60)
+    assert (issued.subject, issued.expires_at, issued.expires_in) == ("ada", 1060, 60)
+    token, issued_too = _decision().answer(req(_decision(), "GET", {}), "ada")
+    assert issued_too is not None
+    assert issued_too.subject == "ada"
+    assert token.body.startswith(b'{"token":"' + issued_too.token.encode())
