@@ -550,13 +550,25 @@ class _Headers(Protocol):
 
 def add_cors(headers: _Headers, cors: Iterable[tuple[str, str]]) -> None:
     """Add a request's ``cors`` headers to an answer the framework rendered itself (its ``401``,
-    an error page), ``Vary`` merged: a page of an allowed origin can then read that answer too."""
+    an error page): a page of an allowed origin can then read that answer too. An answer that
+    already has ``Access-Control-Allow-Origin`` (the app's own CORS) is left as it is; ``Vary`` is
+    merged, every line of it (werkzeug's ``getlist``, aiohttp's ``getall``)."""
+    if headers.get("Access-Control-Allow-Origin") is not None:
+        return
     for name, value in cors:
-        vary = headers.get(name) if name == "Vary" else None
-        if not vary:
+        if name != "Vary":
             headers[name] = value
-        elif value.lower() not in vary.lower():
-            headers[name] = f"{vary}, {value}"
+            continue
+        if hasattr(headers, "getlist"):
+            lines = headers.getlist(name)
+        elif hasattr(headers, "getall"):
+            lines = headers.getall(name, [])
+        else:
+            lines = [headers.get(name) or ""]
+        vary = ", ".join(line for line in lines if line)
+        listed = {part.strip().lower() for part in vary.split(",")}
+        if not listed & {"*", value.lower()}:
+            headers[name] = f"{vary}, {value}" if vary else value
 
 
 def read_stream(read: Callable[[int], bytes], length: int | None, limit: int) -> Iterator[bytes]:

@@ -1057,3 +1057,52 @@ def test_issue_values_are_the_fields_of_issue() -> None:
     assert issued_too is not None
     assert issued_too.subject == "ada"
     assert token.body.startswith(b'{"token":"' + issued_too.token.encode())
+
+
+def test_add_cors_reads_every_vary_line_and_leaves_the_apps_cors_alone() -> None:
+    from aiohttp import web
+    from werkzeug.datastructures import Headers
+
+    from rollout_middleware.decision import add_cors
+
+    cors = req(_decision(allowed_origins=(ORIGIN,)), "GET", {"origin": ORIGIN}).cors
+    lines = Headers([("Vary", "Accept"), ("Vary", "Cookie")])
+    add_cors(lines, cors)
+    assert lines.getlist("Vary") == ["Accept, Cookie, Origin"]
+    multi = web.HTTPUnauthorized().headers
+    multi.add("Vary", "Accept")
+    multi.add("Vary", "Cookie")
+    add_cors(multi, cors)
+    assert multi.getall("Vary") == ["Accept, Cookie, Origin"]
+    for kept in ("*", "X-Forwarded-Origin, origin"):
+        headers = {"Vary": kept}
+        add_cors(headers, cors)
+        assert headers["Vary"] == kept
+    other = {"Vary": "X-Forwarded-Origin"}
+    add_cors(other, cors)
+    assert other["Vary"] == "X-Forwarded-Origin, Origin"
+    apps_own = {"Access-Control-Allow-Origin": "*"}
+    add_cors(apps_own, cors)
+    assert apps_own == {"Access-Control-Allow-Origin": "*"}
+
+
+def test_a_subclass_that_overrides_issue_is_called_by_the_decision() -> None:
+    calls: list[object] = []
+
+    class Audited(TokenIssuer):
+        def issue(self, user_id: object) -> Any:
+            calls.append(user_id)
+            return super().issue(user_id)
+
+    issuer = Audited(CLIENT_ID, SECRET)
+    decision = TokenDecision.build(issuer=issuer)
+    assert decision.start(req(decision, "GET", {}), _async_ada).status == 200  # type: ignore[union-attr]
+    assert decision.respond(req(decision, "GET", {}), "ada").status == 200
+    assert calls == ["ada", "ada"]
+    values = issuer.issue_values("grace")
+    assert values[1:] == ("grace", values[2], 900)
+    assert calls == ["ada", "ada", "grace"]
+
+
+async def _async_ada() -> str:
+    return "ada"

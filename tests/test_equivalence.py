@@ -219,3 +219,14 @@ def test_the_frameworks_own_refusal_keeps_the_cors_headers(adapter_name: str) ->
     assert response.headers["access-control-allow-origin"] == origin
     assert response.headers["access-control-allow-credentials"] == "true"
     assert "origin" in response.headers["vary"].lower()
+    with ADAPTERS[adapter_name].factory(
+        issuer=_issuer(int(time.time())), allowed_origins=(origin,)
+    ) as client:
+        other = client.request(
+            "GET",
+            "/rollout-token",
+            headers=[("origin", "https://evil.example"), ("x-user", "deny")],
+            content=b"",
+        )
+    assert other.status_code == 401
+    assert "access-control-allow-origin" not in other.headers

@@ -240,7 +240,7 @@ def _on_error(
     def rollout_token_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         response = _rendered(request, exc)
         if "access-control-allow-origin" not in {name.lower() for name in response.headers}:
-            add_cors(response.headers, _stored(decision, request).cors)  # readable by the page
+            add_cors(response.headers, _stored(decision, request).cors)  # a dict: keys as given
         return response
 
     def _rendered(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

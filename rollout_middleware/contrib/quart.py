@@ -101,16 +101,14 @@ class RolloutToken:
         )
         endpoint = self.endpoint
 
-        @app.after_request
         async def rollout_token_cors(response: Response) -> Response:
             """The app's own answers on the token route (``abort(401)``, a login hook's refusal)
             get the CORS headers of an allowed origin, as the route's answers do."""
-            if (
-                request.endpoint == endpoint
-                and "Access-Control-Allow-Origin" not in response.headers
-            ):
+            if request.endpoint == endpoint and decision.settings.allowed_origins:
                 add_cors(response.headers, werkzeug_token_request(decision, request).cors)
             return response
+
+        app.after_request_funcs.setdefault(None, []).append(rollout_token_cors)
 
         app.extensions[EXTENSION_KEY] = self
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import _config
 from .._sync import is_async_callable
-from ..decision import TokenDecision
+from ..decision import TokenDecision, add_cors
 from ..errors import ConfigurationError
 from ._callables import check_one_argument
 
@@ -45,8 +45,6 @@ class RolloutTokenMixin(RequestHandler):
     rollout_decision: ClassVar[TokenDecision]
     rollout_user_id: ClassVar[Callable[[RequestHandler], Any]]
     rollout_user_id_is_async: ClassVar[bool]
-    #: The CORS headers of this request's allowed origin, for the app's own error page.
-    _rollout_cors: tuple[tuple[str, str], ...] = ()
 
     def compute_etag(self) -> str | None:
         return None  # a fresh token on every request: no Etag, no 304
@@ -60,7 +58,6 @@ class RolloutTokenMixin(RequestHandler):
             client=request.remote_ip,
             content_length=len(request.body),
         )
-        self._rollout_cors = token_request.cors
         answer = await decision.handle_async(
             token_request, self._rollout_find_user, passthrough=(HTTPError,)
         )
@@ -72,9 +69,11 @@ class RolloutTokenMixin(RequestHandler):
             self.finish(answer.body or None)  # even an empty write is a body to Tornado (a 204)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """The app's own error page, readable by a page of an allowed origin too."""
-        for name, value in self._rollout_cors:
-            self.set_header(name, value)
+        """Tornado's or the app's error page (an ``HTTPError``, the XSRF check before
+        ``prepare``), readable by a page of an allowed origin too."""
+        request = self.request
+        found = self.rollout_decision.request(request.method or "GET", request.headers.get_all())
+        add_cors(self._headers, found.cors)  # Tornado's headers, after set_default_headers()
         super().write_error(status_code, **kwargs)
 
     async def _rollout_find_user(self) -> Any:

@@ -687,3 +687,17 @@ def test_the_apps_own_refusal_keeps_the_cors_headers() -> None:
         "Access-Control-Allow-Origin"
         not in client.get("/other", headers={"Origin": origin}).headers
     )
+
+
+def test_an_extension_added_after_the_first_request_still_adds_its_cors_hook() -> None:
+    from flask import abort
+
+    origin = "https://app.example.com"
+    app = Flask(__name__)
+    app.config.update(ROLLOUT_CLIENT_ID=CLIENT_ID, ROLLOUT_CLIENT_SECRET=SECRET)
+    client = app.test_client()
+    assert client.get("/").status_code == 404  # the app has served a request
+    RolloutToken(app, resolve_user=lambda: abort(401), allowed_origins=(origin,))
+    refused = client.get("/rollout-token", headers={"Origin": origin})
+    assert refused.status_code == 401
+    assert refused.headers["Access-Control-Allow-Origin"] == origin

@@ -232,3 +232,39 @@ def test_without_the_extra_the_import_names_it(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delitem(sys.modules, "rollout_middleware.contrib.tornado")
     with pytest.raises(ImportError, match=r"rollout-middleware\[tornado\]"):
         importlib.import_module("rollout_middleware.contrib.tornado")
+
+
+def test_tornados_own_error_pages_keep_the_cors_headers_and_the_apps_vary() -> None:
+    """An ``HTTPError`` from the user lookup, and the XSRF check that runs before ``prepare``,
+    are answered by Tornado's error page; a page of an allowed origin can read both, and the
+    ``Vary`` of the app's ``set_default_headers`` is kept."""
+    origin = "https://app.example.com"
+
+    class Base(tornado.web.RequestHandler):
+        def set_default_headers(self) -> None:
+            self.set_header("Vary", "Accept-Encoding")
+
+        def get_current_user(self) -> Any:
+            raise tornado.web.HTTPError(401)
+
+    handler = rollout_token_handler(
+        Base,
+        allowed_origins=(origin,),
+        methods=("GET", "POST"),
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+    )
+
+    def make_app() -> tornado.web.Application:
+        return tornado.web.Application([(r"/rollout-token", handler)], xsrf_cookies=True)
+
+    with tornado_server(make_app) as url, httpx.Client(base_url=url) as client:
+        for method in ("GET", "POST"):  # 401 from the lookup; 403 from the XSRF check
+            refused = client.request(method, "/rollout-token", headers={"Origin": origin})
+            assert refused.status_code == (401 if method == "GET" else 403)
+            assert refused.headers["Access-Control-Allow-Origin"] == origin
+            assert refused.headers["Vary"] == "Accept-Encoding, Origin"
+        other = client.get("/rollout-token", headers={"Origin": "https://evil.example"})
+        assert other.status_code == 401
+        assert "Access-Control-Allow-Origin" not in other.headers
+        assert other.headers["Vary"] == "Accept-Encoding"
