@@ -1074,7 +1074,10 @@ def test_add_cors_reads_every_vary_line_and_leaves_the_apps_cors_alone() -> None
     multi.add("Vary", "Cookie")
     add_cors(multi, cors)
     assert multi.getall("Vary") == ["Accept, Cookie, Origin"]
-    for kept in ("*", "X-Forwarded-Origin, origin"):
+    bare = web.HTTPUnauthorized().headers  # no Vary yet: getall() must not raise
+    add_cors(bare, cors)
+    assert bare.getall("Vary") == ["Origin"]
+    for kept in ("*", "X-Forwarded-Origin, origin", "Accept,Origin"):
         headers = {"Vary": kept}
         add_cors(headers, cors)
         assert headers["Vary"] == kept
