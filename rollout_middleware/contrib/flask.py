@@ -151,8 +151,9 @@ class RolloutToken:
         app.url_map.add(rule)
         getattr(app.url_rule_class, _GUARDED)[key] = endpoint
         app.view_functions[endpoint] = view
-        # Not app.after_request(): like the route itself, this may come after the first request.
-        app.after_request_funcs.setdefault(None, []).append(_with_cors(decision, endpoint))
+        if settings.allowed_origins:  # else no hook: the app's other requests pay nothing
+            # Not app.after_request(): like the route itself, this may come after a first request.
+            app.after_request_funcs.setdefault(None, []).append(_with_cors(decision, endpoint))
 
 
 def _rule_key(rule: Rule, map: Map) -> tuple[str, str, str | None]:
@@ -208,7 +209,7 @@ def _with_cors(decision: TokenDecision, endpoint: str) -> Callable[[Response], R
     the CORS headers of an allowed origin, as the route's answers do: the page can read them."""
 
     def rollout_token_cors(response: Response) -> Response:
-        if request.endpoint == endpoint and decision.settings.allowed_origins:
+        if request.endpoint == endpoint:
             add_cors(response.headers, werkzeug_token_request(decision, request).cors)
         return response
 

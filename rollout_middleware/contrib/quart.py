@@ -104,11 +104,12 @@ class RolloutToken:
         async def rollout_token_cors(response: Response) -> Response:
             """The app's own answers on the token route (``abort(401)``, a login hook's refusal)
             get the CORS headers of an allowed origin, as the route's answers do."""
-            if request.endpoint == endpoint and decision.settings.allowed_origins:
+            if request.endpoint == endpoint:
                 add_cors(response.headers, werkzeug_token_request(decision, request).cors)
             return response
 
-        app.after_request_funcs.setdefault(None, []).append(rollout_token_cors)
+        if settings.allowed_origins:  # else no hook: the app's other requests pay nothing
+            app.after_request_funcs.setdefault(None, []).append(rollout_token_cors)
 
         app.extensions[EXTENSION_KEY] = self
 

@@ -701,3 +701,13 @@ def test_an_extension_added_after_the_first_request_still_adds_its_cors_hook() -
     refused = client.get("/rollout-token", headers={"Origin": origin})
     assert refused.status_code == 401
     assert refused.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_without_allowed_origins_the_app_gets_no_after_request_hook() -> None:
+    """The CORS hook runs on every request of the app: it is added only where it can matter."""
+    app = Flask(__name__)
+    RolloutToken(app, resolve_user=lambda: None, client_id=CLIENT_ID, client_secret=SECRET)
+    assert app.after_request_funcs.get(None, []) == []
+    other = Flask(__name__)
+    RolloutToken(other, resolve_user=lambda: None, allowed_origins=("https://app.example.com",))
+    assert len(other.after_request_funcs[None]) == 1

@@ -195,3 +195,12 @@ def test_request_body_counted() -> None:
         assert client.post("/rollout-token", content=b"x" * 9).status_code == 413
         assert client.post("/rollout-token", content=iter([b"0123", b"45678"])).status_code == 413
         assert client.post("/rollout-token", content=b"{}").status_code == 200
+
+
+def test_without_allowed_origins_the_app_gets_no_after_request_hook() -> None:
+    app = Quart(__name__)
+    RolloutToken(app, resolve_user=lambda: None, **CREDENTIALS)
+    assert app.after_request_funcs.get(None, []) == []
+    other = Quart(__name__)
+    RolloutToken(other, resolve_user=lambda: None, allowed_origins=("https://app.example.com",))
+    assert len(other.after_request_funcs[None]) == 1
