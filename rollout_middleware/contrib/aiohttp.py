@@ -64,18 +64,24 @@ def setup(
             client=request.remote,
             content_length=request.content_length,
         )
-        try:
-            answer = await decision.handle_async(
-                token_request,
-                lambda: resolve(request),
-                request.content.iter_chunked(_READ_CHUNK),
-                passthrough=(web.HTTPException,),
-            )
-        except web.HTTPException as exc:  # the app's own answer, readable by an allowed origin
-            add_cors(exc.headers, token_request.cors)
-            raise
+        answer = await decision.handle_async(
+            token_request,
+            lambda: resolve(request),
+            request.content.iter_chunked(_READ_CHUNK),
+            passthrough=(web.HTTPException,),
+        )
         assert answer is not None  # aiohttp's stream never reports a disconnect
         # Content-Type as a header: aiohttp adds no charset; a 204 gets no Content-Length.
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
-    app.router.add_route("*", path, rollout_token, name=ROUTE_NAME)
+    route = app.router.add_route("*", path, rollout_token, name=ROUTE_NAME)
+    if decision.settings.allowed_origins:  # else no hook: the app's other answers pay nothing
+
+        async def rollout_token_cors(request: web.Request, response: web.StreamResponse) -> None:
+            """The app's own answers on the token route (an ``HTTPUnauthorized`` from the
+            resolver or from a middleware) get the CORS headers of an allowed origin."""
+            if request.match_info.route is route:
+                cors = decision.request(request.method, request.headers.items()).cors
+                add_cors(response.headers, cors)
+
+        app.on_response_prepare.append(rollout_token_cors)

@@ -121,6 +121,65 @@ def test_an_http_exception_is_aiohttps_to_render() -> None:
     assert response.headers["location"] == "/login"
 
 
+ORIGIN = "https://app.example"
+
+
+@web.middleware
+async def login_required(request: web.Request, handler: Any) -> web.StreamResponse:
+    """An app's own auth middleware: it refuses before any handler runs (ours included)."""
+    if "x-user" not in request.headers:
+        raise web.HTTPUnauthorized(text="log in first")
+    return await handler(request)
+
+
+async def other_route(request: web.Request) -> web.Response:
+    return web.Response(text="other")
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("mount", ["", "/api"], ids=["app", "sub-app"])
+def test_a_middlewares_refusal_carries_the_cors_of_an_allowed_origin(mount: str) -> None:
+    def make_app() -> web.Application:
+        inner = web.Application(middlewares=[login_required])
+        inner.router.add_get("/other", other_route)
+        rollout_aiohttp.setup(
+            inner,
+            resolve_user=lambda request: request.headers["x-user"],
+            allowed_origins=(ORIGIN,),
+            **CREDENTIALS,
+        )
+        if not mount:
+            return inner
+        outer = web.Application()
+        outer.add_subapp(mount, inner)
+        return outer
+
+    with aiohttp_server(make_app) as url, httpx.Client(base_url=url) as client:
+        refused = client.get(f"{mount}/rollout-token", headers={"origin": ORIGIN})
+        foreign = client.get(f"{mount}/rollout-token", headers={"origin": "https://evil.example"})
+        other = client.get(f"{mount}/other", headers={"origin": ORIGIN})
+        served = client.get(f"{mount}/rollout-token", headers={"origin": ORIGIN, "x-user": "ada"})
+    assert refused.status_code == 401
+    assert refused.text == "log in first"
+    assert refused.headers["access-control-allow-origin"] == ORIGIN
+    assert refused.headers["access-control-allow-credentials"] == "true"
+    assert refused.headers["vary"] == "Origin"
+    assert foreign.status_code == 401
+    assert "access-control-allow-origin" not in foreign.headers
+    assert other.status_code == 401
+    assert "access-control-allow-origin" not in other.headers
+    assert served.status_code == 200
+    assert served.headers.get_list("access-control-allow-origin") == [ORIGIN]
+    assert verify_token(served.json()["token"])["sub"] == "ada"
+
+
+def test_without_allowed_origins_no_hook_is_added() -> None:
+    app = web.Application()
+    rollout_aiohttp.setup(app, resolve_user=session_user, **CREDENTIALS)
+    assert not app.on_response_prepare
+    rollout_aiohttp.setup(web.Application(), resolve_user=session_user, **CREDENTIALS)
+
+
 @pytest.mark.server
 def test_a_slow_resolver_gets_503() -> None:
     async def resolve(request: web.Request) -> Any:
