@@ -44,10 +44,14 @@ PINNED = (
     "aiohttp",
     "aiohttp-session",
     "tornado",
+    "litestar",
+    "djangorestframework",
 )
 #: Further pins for the oldest run (``NAME==X`` strings): Flask 2.3's test client reads
 #: ``werkzeug.__version__``, which Werkzeug 3.1 removed; its lower bound is Werkzeug 2.3.
-EXTRA_PINS: tuple[str, ...] = ("Werkzeug==2.3.0",)
+#: aiohttp 3.9.0 passes ``host:port`` to ``yarl.URL.build`` when it routes into a sub-application,
+#: which newer yarls refuse (``ValueError: Host ... cannot contain ':'``); 1.9.4 was its yarl.
+EXTRA_PINS: tuple[str, ...] = ("Werkzeug==2.3.0", "yarl==1.9.4")
 
 #: Test and compat packages that cannot be installed with the oldest pins (their tests skip, with
 #: the reason, under ``oldest``): every Quart release needs a newer Flask/Werkzeug than Flask 2.3's.

@@ -46,13 +46,12 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
     A missing user or attribute is a ``ConfigurationError`` at the request, saying why."""
 
     async def resolve(scope: Scope) -> Any:
-        litestar = "litestar_app" in scope
         if "user" not in scope:
             raise ConfigurationError(
                 "authenticated_user found no user: Litestar's authentication middleware did not "
                 "run for this request (it skips its exclude_http_methods, OPTIONS and HEAD by "
                 "default, its exclude paths, and routes with the exclude_from_auth opt)"
-                if litestar
+                if _in_litestar(scope)
                 else "authenticated_user found no user: Starlette's AuthenticationMiddleware must "
                 f"run before the token middleware{_ORDER}"
             )
@@ -60,7 +59,7 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
         if user is None:
             return None
         authenticated = getattr(user, "is_authenticated", None)
-        if authenticated is None and not litestar:
+        if authenticated is None and not _in_litestar(scope):
             raise ConfigurationError(
                 f"authenticated_user: scope['user'] is a {type(user).__name__} with no "
                 "is_authenticated: it reads the users of Starlette's AuthenticationMiddleware "
@@ -79,6 +78,12 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
             ) from None
 
     return resolve
+
+
+def _in_litestar(scope: Scope) -> bool:
+    """Whether a Litestar app serves ``scope``: its ``scope["app"]`` (``"litestar_app"`` is newer)."""
+    app = scope.get("litestar_app", scope.get("app"))
+    return any(cls.__module__.partition(".")[0] == "litestar" for cls in type(app).__mro__)
 
 
 def _check_header_name(name: str) -> str:

@@ -122,7 +122,8 @@ class RolloutToken:
             raise ConfigurationError(
                 f"the app already has a view named {endpoint!r}; give RolloutToken another endpoint"
             )
-        warn_unknown_settings(app.config)
+        if not hasattr(app.url_rule_class, _GUARDED):  # the app's first token route
+            warn_unknown_settings(app.config)
         settings = extension_settings(type(self).__name__, self._options, app.config)
         path = settings.path or _config.DEFAULT_PATH
         subdomain = defaults = None

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, abort, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request, url_for
 from flask_httpauth import HTTPTokenAuth
 from flask_login import LoginManager, UserMixin, current_user, login_user
 from werkzeug.routing import Rule
@@ -244,6 +244,32 @@ def test_the_blueprint_token_route_in_every_app_the_factory_builds() -> None:
         assert sub(answer) == "alice"
 
 
+def test_the_blueprint_route_reads_the_apps_settings_and_its_decorators_run_first() -> None:
+    """docs/flask.md: the same ROLLOUT_* keys, under the blueprint's prefix; decorators first."""
+
+    class TokensAt(Config):
+        ROLLOUT_TOKEN_PATH = "/rollout/token"
+
+    app = create_app(TokensAt, api_token=True)
+    with app.test_request_context():
+        assert url_for("rollout_token") == "/rollout/token"
+        assert url_for("api.rollout_token") == "/api/rollout/token"
+    api = app.test_client()
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    assert api.get("/api/rollout/token", headers=cross_site).status_code == 401  # the decorator's
+    bearer = {"Authorization": "Bearer t-bob"}
+    assert api.get("/api/rollout/token", headers={**bearer, **cross_site}).status_code == 403
+    assert sub(api.get("/api/rollout/token", headers=bearer)) == "bob"
+
+    app = create_app(TokensAt)
+    keyword = Blueprint("other", __name__)
+    RolloutToken(keyword, resolve_user=lambda: "ada", path="/mine")
+    app.register_blueprint(keyword, url_prefix="/other")
+    with app.test_request_context():  # the keyword sets this route alone
+        assert url_for("other.rollout_token") == "/other/mine"
+        assert url_for("rollout_token") == "/rollout/token"
+
+
 def test_a_second_extension_on_the_app_says_what_to_do() -> None:
     app = create_app()
     with pytest.raises(
@@ -269,11 +295,12 @@ def test_a_misspelled_setting_is_logged_with_the_nearest_name(
         ROLLOUT_FEATURE_FLAGS = "the app's own"
 
     with caplog.at_level(logging.WARNING, logger="rollout_middleware"):
-        create_app(Misspelled)
+        create_app(Misspelled, api_token=True)  # two token routes: each key is reported once
     messages = [r.getMessage() for r in caplog.records if r.name == "rollout_middleware"]
-    assert any(
-        "ROLLOUT_TOKEN_TLL" in m and "did you mean ROLLOUT_TOKEN_TTL?" in m for m in messages
-    )
+    assert [m for m in messages if "ROLLOUT_TOKEN_TLL" in m] == [
+        "ROLLOUT_TOKEN_TLL in app.config is not a setting of rollout_middleware; "
+        "did you mean ROLLOUT_TOKEN_TTL? It is ignored."
+    ]
     assert any("ROLLOUT_FEATURE_FLAGS" in m and "It is ignored" in m for m in messages)
     assert not any("ROLLOUT_CLIENT_ID" in m.split(";")[0] for m in messages)
 

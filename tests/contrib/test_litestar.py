@@ -3,6 +3,7 @@ route serves the token; Litestar's DI, guards, exception handlers and OpenAPI sc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterator
@@ -10,12 +11,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pytest
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, di, get, params, post
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
-from litestar.params import HeaderParameter
 from litestar.response import Response
 from litestar.security.session_auth import SessionAuth
 from litestar.testing import TestClient
@@ -25,6 +24,15 @@ from rollout_middleware.contrib.litestar import RolloutTokenPlugin
 from rollout_middleware.resolvers import authenticated_user
 
 from ..support import CLIENT_ID, SECRET, verify_token
+
+#: A dependency's parameter, as each Litestar spells it: newer ones deprecate an inferred one.
+Account = di.NamedDependency[str] if hasattr(di, "NamedDependency") else str
+#: A header parameter, as each Litestar spells it (newer ones deprecate Parameter(header=...)).
+USER_HEADER = (
+    params.HeaderParameter(name="x-authenticated-user")
+    if hasattr(params, "HeaderParameter")
+    else params.Parameter(header="x-authenticated-user")
+)
 
 CREDENTIALS = {"client_id": CLIENT_ID, "client_secret": SECRET}
 ADA = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -254,6 +262,22 @@ def test_authenticated_user_reads_litestars_user(caplog: pytest.LogCaptureFixtur
     assert "has no attribute 'identity'; give the name of its id" in caplog.text
 
 
+@pytest.mark.parametrize("keys", [("app", "litestar_app"), ("app",)], ids=["newer", "2.13"])
+def test_authenticated_user_knows_litestar_by_its_app(keys: tuple[str, ...]) -> None:
+    """Litestar 2.13 puts itself in scope["app"] only, with no "litestar_app" key."""
+
+    class SubclassedApp(Litestar):
+        pass
+
+    user = User(ADA, "Ada")
+    scope: dict[str, Any] = {key: SubclassedApp() for key in keys}
+    assert asyncio.run(authenticated_user("id")(scope | {"user": user})) == ADA
+    with pytest.raises(ConfigurationError, match="Litestar's authentication middleware"):
+        asyncio.run(authenticated_user("id")(scope))
+    with pytest.raises(ConfigurationError, match="with no is_authenticated"):
+        asyncio.run(authenticated_user("id")({"app": object(), "user": user}))
+
+
 def test_no_credentials_the_app_builds_and_the_token_is_503(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -336,12 +360,10 @@ def test_a_user_id_the_client_could_choose_is_refused_when_the_app_is_built() ->
     with pytest.raises(ConfigurationError, match="parameter 'user' from the query string"):
         Litestar(plugins=[RolloutTokenPlugin(from_the_query)])
 
-    async def from_a_header(
-        user: Annotated[str, HeaderParameter(name="x-authenticated-user")],
-    ) -> str:
+    async def from_a_header(user: Annotated[str, USER_HEADER]) -> str:
         return user
 
-    async def from_a_dependency(account: NamedDependency[str]) -> str:
+    async def from_a_dependency(account: Account) -> str:
         return account
 
     Litestar(plugins=[RolloutTokenPlugin(from_a_header)])

@@ -1,8 +1,9 @@
 """Litestar: :class:`~rollout_middleware.contrib.litestar.RolloutTokenPlugin`, the user from a
 Litestar dependency reading the ``x-user`` header, under Litestar's own ``TestClient``.
 
-Two adapters: an async dependency reading the ``Request``, and a sync one reading Litestar's injected
-``headers``, run in a worker thread (``Provide(..., sync_to_thread=True)``).
+Two adapters: an async dependency reading the ``Request``, and a sync one, run in a worker thread
+(``Provide(..., sync_to_thread=True)``). Not Litestar's reserved ``headers`` kwarg: 2.13 wants it
+typed ``dict[str, str]``, and newer Litestars deprecate that for ``Headers``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from litestar import Litestar, Request
-from litestar.datastructures import Headers
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.testing import TestClient
@@ -30,8 +30,8 @@ async def request_user_id(request: Request[Any, Any, Any]) -> Any:
     return user_from_header(request.headers.get("x-user"), _deny)
 
 
-def header_user_id(headers: Headers) -> Any:
-    return user_from_header(headers.get("x-user"), _deny)
+def sync_request_user_id(request: Request[Any, Any, Any]) -> Any:
+    return user_from_header(request.headers.get("x-user"), _deny)
 
 
 def _factory(user_id: Any) -> Callable[..., contextlib.AbstractContextManager[Any]]:
@@ -46,4 +46,4 @@ def _factory(user_id: Any) -> Callable[..., contextlib.AbstractContextManager[An
 
 
 register(Adapter("litestar", _factory(request_user_id)))
-register(Adapter("litestar-sync", _factory(Provide(header_user_id, sync_to_thread=True))))
+register(Adapter("litestar-sync", _factory(Provide(sync_request_user_id, sync_to_thread=True))))
