@@ -392,7 +392,10 @@ class TokenDecision:
             answer = await self.check_body_async(request, body)
         except ClientDisconnected:
             return None
-        return answer or await self.handle_async(request, find_user, passthrough=passthrough)
+        if answer is not None:
+            return answer
+        # Checked already: on to the user, in _after_wait's try (no second precheck).
+        return await self._after_wait(request, _awaited(find_user), passthrough)
 
     async def _after_wait(
         self,
@@ -519,6 +522,10 @@ def _refused(request: TokenRequest, answer: Answer) -> Answer:
         request.headers.get("origin"),
     )
     return answer
+
+
+async def _awaited(find_user: Callable[[], Awaitable[Any]]) -> Any:
+    return await find_user()
 
 
 def _hook_failed() -> None:

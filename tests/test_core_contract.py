@@ -32,7 +32,7 @@ from rollout_middleware import (
 )
 from rollout_middleware._config import DEFAULT_RESOLVER_TIMEOUT, RequestInfo, check_names
 from rollout_middleware._sync import THREAD_SENSITIVE_NEEDS_ASYNCIO, as_async
-from rollout_middleware.decision import Answer
+from rollout_middleware.decision import Answer, TokenRequest
 from rollout_middleware.errors import ResolverTimeoutError
 from rollout_middleware.tokens import generate_token, user_id_to_subject
 from tests.support import CLIENT_ID, SECRET, req
@@ -799,6 +799,27 @@ def test_handle_async_reads_the_body_and_lets_passthrough_exceptions_out() -> No
                 )
 
     asyncio.run(main())
+
+
+def test_a_request_with_a_body_is_prechecked_once() -> None:
+    class Counting(TokenDecision):
+        __slots__ = ("prechecks",)
+
+        def precheck(self, request: TokenRequest) -> Answer | None:
+            self.prechecks += 1
+            return super().precheck(request)
+
+    decision = Counting(_decision(methods=("POST",), allowed_origins=(ORIGIN,)).settings)
+    decision.prechecks = 0
+
+    async def user() -> str:
+        return "ada"
+
+    request = req(decision, "POST", {"origin": ORIGIN}, content_length=2)
+    answer = asyncio.run(decision.handle_async(request, user, _Body(b"ab")))
+    assert answer is not None
+    assert answer.status == 200
+    assert decision.prechecks == 1
 
 
 def test_a_503_without_credentials_keeps_the_cors_headers(
