@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.django_project.testing import ensure_django, make_user, new_password
-from tests.support import verify_token
+from tests.support import ROOT, verify_token
 
 OURS = "rollout_middleware.contrib.django.RolloutTokenMiddleware"
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -91,6 +91,8 @@ def test_an_origin_only_django_cors_headers_allows_is_refused_and_logged(
     assert "ROLLOUT_ALLOWED_ORIGINS" in record.getMessage()
     assert repr(APP) in record.getMessage()
     assert "/rollout-token" in record.getMessage()
+    # docs/django.md quotes the line as it is.
+    assert record.getMessage() in (ROOT / "docs" / "django.md").read_text()
 
 
 def test_the_refusal_is_logged_by_drf_view_and_async_middleware(

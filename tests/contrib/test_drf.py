@@ -4,6 +4,8 @@ test_drf_schema.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.django_project.testing import ensure_django, make_user, new_password
@@ -122,3 +124,30 @@ def test_throttle_classes_per_view() -> None:
         Client().get("/drf/throttled/rollout-token", headers=headers).status_code for _ in range(3)
     ]
     assert statuses == [200, 200, 429]  # DEFAULT_THROTTLE_RATES["user"] = "2/day"
+
+
+def test_a_project_that_authenticates_in_a_mixin_subclasses_the_view_with_it() -> None:
+    """docs/drf.md: with ``DEFAULT_AUTHENTICATION_CLASSES`` empty (Django-Styleguide-Example), the
+    plain view authenticates nobody; a subclass with the project's mixin serves its users."""
+    from django.test import RequestFactory
+    from rest_framework.authentication import TokenAuthentication
+    from rest_framework.authtoken.models import Token
+
+    from rollout_middleware.contrib.drf import RolloutTokenAPIView
+
+    class ApiAuthMixin:
+        authentication_classes = [TokenAuthentication]
+
+    class RolloutTokenApi(ApiAuthMixin, RolloutTokenAPIView):
+        pass
+
+    user = make_user(password=new_password())
+    key = Token.objects.create(user=user).key
+
+    def request() -> object:
+        return RequestFactory().get("/api/rollout-token", headers={"Authorization": f"Token {key}"})
+
+    assert RolloutTokenAPIView.as_view(authentication_classes=[])(request()).status_code == 403
+    served = RolloutTokenApi.as_view()(request())
+    assert served.status_code == 200, served.content
+    assert verify_token(json.loads(served.content)["token"])["sub"] == str(user.pk)
