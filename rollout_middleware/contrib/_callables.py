@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import types
+import typing
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +43,34 @@ def check_one_argument(name: str, func: object, argument: str) -> None:
         raise ConfigurationError(
             f"{name} must take exactly one argument, {argument}; {label}{signature} does not"
         ) from None
+
+
+def check_user_id_return(name: str, call: object) -> None:
+    """Refuse a ``user_id`` dependency annotated to return what is not a user id (``-> User``,
+    ``-> User | None``): else every token request would be a ``500``. An annotation it cannot
+    judge (none, ``Any``, a generic, an unresolved string) passes."""
+    try:
+        returns = inspect.signature(call, eval_str=True).return_annotation  # type: ignore[arg-type]
+    except Exception:
+        return
+    if _not_a_user_id(returns):
+        raise ConfigurationError(
+            f"user_id {name} is annotated to return {inspect.formatannotation(returns)}, which is "
+            "not a user id: return the user's id (str, int or UUID), or None for nobody, such as "
+            "user.id",
+            option="user_id",
+        )
+
+
+def _not_a_user_id(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        named = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return bool(named) and all(_not_a_user_id(arg) for arg in named)
+    if typing.get_origin(annotation) is not None or not isinstance(annotation, type):
+        return False
+    if annotation in (inspect.Signature.empty, object, type(None), Any):
+        return False
+    return issubclass(annotation, bool) or not issubclass(annotation, (str, int, uuid.UUID))
 
 
 def check_extension(

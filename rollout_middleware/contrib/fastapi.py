@@ -26,6 +26,7 @@ from .._config import DEFAULT_PATH, AnswerOptions, check_path
 from .._sync import is_async_callable
 from ..decision import Answer, TokenDecision, add_cors
 from ..errors import ConfigurationError
+from ._callables import check_user_id_return
 
 if TYPE_CHECKING:
     from starlette.types import Scope
@@ -111,6 +112,7 @@ _ERRORS = {
     405: "A method that serves no token on this path, with Allow.",
     413: "A request body larger than max_body_size.",
     500: "The user dependency failed, or returned something that is not a user id (logged).",
+    503: "The Rollout credentials are not set on this server (logged).",
 }
 
 
@@ -288,6 +290,7 @@ def _user_dependency(user_id: object) -> params.Depends:
             f"the user id or None, got {type(call).__name__}"
         )
     _check_parameters(call)
+    check_user_id_return(_name(call), call)
     return declared if declared is not None else Depends(call)
 
 

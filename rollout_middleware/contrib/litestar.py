@@ -47,6 +47,7 @@ from .. import _config
 from .._config import DEFAULT_PATH, check_path
 from ..decision import Answer, TokenDecision, TokenRequest, add_cors
 from ..errors import ConfigurationError
+from ._callables import check_user_id_return
 
 if TYPE_CHECKING:
     from litestar.config.app import AppConfig
@@ -372,7 +373,9 @@ class RolloutTokenPlugin(InitPluginProtocol):
         """Add the token route to the app, once ``user_id`` takes nothing the client chooses."""
         handler = self.route_handlers[0]
         dependencies = {*(app_config.dependencies or {}), *(handler.dependencies or {})}
-        _check_parameters(self._user_id.dependency, dependencies)
+        call = self._user_id.dependency
+        _check_parameters(call, dependencies)
+        check_user_id_return(getattr(call, "__qualname__", None) or repr(call), call)
         app_config.route_handlers.extend(self.route_handlers)
         return app_config
 

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import logging
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Annotated, Any
@@ -53,7 +54,7 @@ TOKEN_HEADERS = {
     "pragma": "no-cache",
     "x-content-type-options": "nosniff",
 }
-ERRORS = ("401", "403", "405", "413", "500")
+ERRORS = ("401", "403", "405", "413", "500", "503")
 
 
 def decode(token: str, sub: str) -> dict[str, Any]:
@@ -915,3 +916,83 @@ def test_a_method_outside_the_schema_serves_tokens() -> None:
         assert refused.headers["allow"] == "PURGE"
         problem(refused, 405)
         assert "/rollout-token" not in client.get("/openapi.json").json()["paths"]
+
+
+# --- a user_id annotated to return what is not a user id ------------------------------------------
+
+
+class Member:
+    id = "ada"
+
+
+def member() -> Member:
+    return Member()
+
+
+async def async_member() -> Member:
+    return Member()
+
+
+def member_or_none() -> Member | None:
+    return None
+
+
+def flag() -> bool:
+    return True
+
+
+class MemberGetter:
+    def __call__(self) -> Member:
+        return Member()
+
+
+def member_id() -> str:
+    return Member.id
+
+
+def member_uuid() -> uuid.UUID | None:
+    return None
+
+
+def no_one() -> None:
+    return None
+
+
+def anything() -> Any:
+    return "ada"
+
+
+def unannotated():  # type: ignore[no-untyped-def]
+    return "ada"
+
+
+def member_ids() -> Iterator[str]:
+    yield "ada"
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        member,
+        async_member,
+        member_or_none,
+        flag,
+        MemberGetter(),
+        Depends(member),
+        Security(member, scopes=["rollout"]),
+    ],
+    ids=["user", "async", "optional", "bool", "callable-object", "Depends", "Security"],
+)
+def test_a_dependency_annotated_to_return_the_user_is_refused(user_id: Any) -> None:
+    """mypy catches a plain function; ``Depends(member)`` hides the type from it, so the router
+    reads the annotation when the app is built, instead of a 500 at every token request."""
+    with pytest.raises(ConfigurationError, match="not a user id: return the user's id") as caught:
+        rollout_token_router(user_id, client_id=CLIENT_ID, client_secret=SECRET)
+    assert caught.value.option == "user_id"
+
+
+@pytest.mark.parametrize(
+    "user_id", [member_id, member_uuid, no_one, anything, unannotated, member_ids]
+)
+def test_a_dependency_annotated_with_a_user_id_or_nothing_to_judge_is_taken(user_id: Any) -> None:
+    rollout_token_router(user_id, client_id=CLIENT_ID, client_secret=SECRET)

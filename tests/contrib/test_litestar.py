@@ -371,3 +371,28 @@ def test_a_user_id_the_client_could_choose_is_refused_when_the_app_is_built() ->
         plugins=[RolloutTokenPlugin(from_a_dependency)],
         dependencies={"account": Provide(lambda: "ada", sync_to_thread=False)},
     )
+
+
+class Member:
+    id = ADA
+
+
+async def member() -> Member:
+    return Member()
+
+
+async def member_or_none() -> Member | None:
+    return None
+
+
+async def member_id() -> uuid.UUID | None:
+    return ADA
+
+
+@pytest.mark.parametrize("user_id", [member, member_or_none, di.Provide(member_or_none)])
+def test_a_user_id_annotated_to_return_the_user_is_refused_when_the_app_is_built(
+    user_id: Any,
+) -> None:
+    with pytest.raises(ConfigurationError, match="not a user id: return the user's id"):
+        Litestar(plugins=[RolloutTokenPlugin(user_id, **CREDENTIALS)])
+    Litestar(plugins=[RolloutTokenPlugin(member_id, **CREDENTIALS)])
