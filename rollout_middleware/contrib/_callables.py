@@ -70,6 +70,10 @@ def _not_a_user_id(annotation: Any) -> bool:
         return False
     if annotation in (inspect.Signature.empty, object, type(None), Any):
         return False
+    if hasattr(annotation, "__get_pydantic_core_schema__") and not hasattr(
+        annotation, "model_fields"
+    ):
+        return False  # a marker only pydantic reads (EmailStr): its values are str
     return issubclass(annotation, bool) or not issubclass(annotation, (str, int, uuid.UUID))
 
 

@@ -39,6 +39,7 @@ from fastapi import (
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer, OAuth2PasswordBearer, SecurityScopes
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, EmailStr
 
 from rollout_middleware import ConfigurationError, TokenIssuer
 from rollout_middleware.contrib.fastapi import RolloutToken, rollout_token_router
@@ -921,8 +922,8 @@ def test_a_method_outside_the_schema_serves_tokens() -> None:
 # --- a user_id annotated to return what is not a user id ------------------------------------------
 
 
-class Member:
-    id = "ada"
+class Member(BaseModel):  # a pydantic (or SQLModel) User is judged as any class
+    id: str = "ada"
 
 
 def member() -> Member:
@@ -970,6 +971,10 @@ def member_ids() -> Iterator[str]:
     yield "ada"
 
 
+def member_email() -> EmailStr:  # pydantic's marker class: its values are str
+    return "ada@example.com"
+
+
 @pytest.mark.parametrize(
     "user_id",
     [
@@ -992,7 +997,7 @@ def test_a_dependency_annotated_to_return_the_user_is_refused(user_id: Any) -> N
 
 
 @pytest.mark.parametrize(
-    "user_id", [member_id, member_uuid, no_one, anything, unannotated, member_ids]
+    "user_id", [member_id, member_uuid, no_one, anything, unannotated, member_ids, member_email]
 )
 def test_a_dependency_annotated_with_a_user_id_or_nothing_to_judge_is_taken(user_id: Any) -> None:
     rollout_token_router(user_id, client_id=CLIENT_ID, client_secret=SECRET)
