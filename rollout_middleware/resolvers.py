@@ -81,9 +81,10 @@ def authenticated_user(attribute: str = "identity") -> AsyncResolver:
 
 
 def _in_litestar(scope: Scope) -> bool:
-    """Whether a Litestar app serves ``scope``: its ``scope["app"]`` (``"litestar_app"`` is newer)."""
-    app = scope.get("litestar_app", scope.get("app"))
-    return any(cls.__module__.partition(".")[0] == "litestar" for cls in type(app).__mro__)
+    """Whether a Litestar app serves ``scope``: ``"litestar_app"``, or (2.13) ``scope["app"]``."""
+    return "litestar_app" in scope or any(
+        cls.__module__.partition(".")[0] == "litestar" for cls in type(scope.get("app")).__mro__
+    )
 
 
 def _check_header_name(name: str) -> str:

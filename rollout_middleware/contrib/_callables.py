@@ -45,17 +45,24 @@ def check_one_argument(name: str, func: object, argument: str) -> None:
         ) from None
 
 
-def check_user_id_return(name: str, call: object) -> None:
+def callable_name(call: object) -> str:
+    """A callable's name for a message: never its ``repr`` (a ``partial`` shows its arguments)."""
+    call = getattr(call, "func", call)  # functools.partial, Litestar's AsyncCallable
+    return str(getattr(call, "__qualname__", None) or f"{type(call).__qualname__} object")
+
+
+def check_user_id_return(call: object) -> None:
     """Refuse a ``user_id`` dependency annotated to return what is not a user id (``-> User``,
     ``-> User | None``): else every token request would be a ``500``. An annotation it cannot
-    judge (none, ``Any``, a generic, an unresolved string) passes."""
+    judge (none, ``Any``, a generic or an abstract class, an unresolved string) passes; so does a
+    decorated one (``functools.wraps`` copies the function's annotations, not what it returns)."""
     try:
         returns = inspect.signature(call, eval_str=True).return_annotation  # type: ignore[arg-type]
     except Exception:
         return
-    if _not_a_user_id(returns):
+    if _not_a_user_id(returns) and not hasattr(call, "__wrapped__"):
         raise ConfigurationError(
-            f"user_id {name} is annotated to return {inspect.formatannotation(returns)}, which is "
+            f"user_id {callable_name(call)} is annotated to return {inspect.formatannotation(returns)}, which is "
             "not a user id: return the user's id (str, int or UUID), or None for nobody, such as "
             "user.id",
             option="user_id",
@@ -70,6 +77,8 @@ def _not_a_user_id(annotation: Any) -> bool:
         return False
     if annotation in (inspect.Signature.empty, object, type(None), Any):
         return False
+    if inspect.isabstract(annotation) or getattr(annotation, "_is_protocol", False):
+        return False  # AsyncIterator (a generator dependency), a Protocol: not judged
     if hasattr(annotation, "__get_pydantic_core_schema__") and not hasattr(
         annotation, "model_fields"
     ):

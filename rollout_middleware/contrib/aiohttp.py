@@ -75,13 +75,17 @@ def setup(
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
     route = app.router.add_route("*", path, rollout_token, name=ROUTE_NAME)
-    if decision.settings.allowed_origins:  # else no hook: the app's other answers pay nothing
+    if decision.settings.allowed_origins:  # else no hook
 
         async def rollout_token_cors(request: web.Request, response: web.StreamResponse) -> None:
             """The app's own answers on the token route (an ``HTTPUnauthorized`` from the
             resolver or from a middleware) get the CORS headers of an allowed origin."""
-            if request.match_info.route is route:
-                cors = decision.request(request.method, request.headers.items()).cors
+            if (
+                request.match_info.route is route
+                and "Access-Control-Allow-Origin" not in response.headers  # ours have them
+                and (origins := request.headers.getall("Origin", ()))
+            ):  # every Origin line: the core refuses a repeated one, and so adds no CORS
+                cors = decision.request(request.method, [("origin", o) for o in origins]).cors
                 add_cors(response.headers, cors)
 
         app.on_response_prepare.append(rollout_token_cors)

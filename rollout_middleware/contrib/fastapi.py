@@ -26,7 +26,7 @@ from .._config import DEFAULT_PATH, AnswerOptions, check_path
 from .._sync import is_async_callable
 from ..decision import Answer, TokenDecision, add_cors
 from ..errors import ConfigurationError
-from ._callables import check_user_id_return
+from ._callables import callable_name, check_user_id_return
 
 if TYPE_CHECKING:
     from starlette.types import Scope
@@ -203,10 +203,6 @@ def _response(answer: Answer) -> Response:
     return response
 
 
-def _name(call: object) -> str:
-    return str(getattr(call, "__qualname__", None) or repr(call))
-
-
 _MARKERS = (params.Depends, FieldInfo)  # Depends/Security, and Header(), Cookie(), Query(), ...
 _UNRESOLVED = object()
 
@@ -261,7 +257,7 @@ def _check_parameters(call: Callable[..., Any]) -> None:
         else:
             hint = ""
         raise ConfigurationError(
-            f"user_id {_name(call)}: FastAPI would fill its parameter {parameter.name!r} from the "
+            f"user_id {callable_name(call)}: FastAPI would fill its parameter {parameter.name!r} from the "
             "query string or the request body, which the client chooses. A user id dependency "
             "takes what proves who the user is: Depends(...) or Security(...), Header(), "
             f"Cookie(), or request: Request.{hint}"
@@ -280,7 +276,7 @@ def _user_dependency(user_id: object) -> params.Depends:
         )
     if isinstance(call, SecurityBase):
         raise ConfigurationError(
-            f"user_id {_name(type(call))} is a security scheme: it gives the credentials the "
+            f"user_id {callable_name(type(call))} is a security scheme: it gives the credentials the "
             "client sent, not the user they prove. Give a dependency that checks them and returns "
             "the user id, such as current_user_id(user = Depends(get_current_user))."
         )
@@ -290,7 +286,7 @@ def _user_dependency(user_id: object) -> params.Depends:
             f"the user id or None, got {type(call).__name__}"
         )
     _check_parameters(call)
-    check_user_id_return(_name(call), call)
+    check_user_id_return(call)
     return declared if declared is not None else Depends(call)
 
 
@@ -356,6 +352,6 @@ def rollout_token_router(
         )
     except Exception as exc:  # FastAPI's own verdict on the dependency's parameters
         raise ConfigurationError(
-            f"user_id {_name(dependency.dependency)}: FastAPI cannot use it as a dependency: {exc}"
+            f"user_id {callable_name(dependency.dependency)}: FastAPI cannot use it as a dependency: {exc}"
         ) from exc
     return router

@@ -28,6 +28,7 @@ try:
     from litestar.params import DependencyKwarg, ParameterKwarg
     from litestar.plugins import InitPluginProtocol
     from litestar.utils.scope.state import ScopeState
+    from litestar.utils.sync import AsyncCallable
 except ImportError as exc:  # pragma: no cover - the extra is installed wherever this is tested
     raise ImportError(
         "rollout_middleware.contrib.litestar needs Litestar: "
@@ -374,8 +375,10 @@ class RolloutTokenPlugin(InitPluginProtocol):
         handler = self.route_handlers[0]
         dependencies = {*(app_config.dependencies or {}), *(handler.dependencies or {})}
         call = self._user_id.dependency
+        if isinstance(call, AsyncCallable):  # Provide(..., sync_to_thread=True)
+            call = call.func
         _check_parameters(call, dependencies)
-        check_user_id_return(getattr(call, "__qualname__", None) or repr(call), call)
+        check_user_id_return(call)
         app_config.route_handlers.extend(self.route_handlers)
         return app_config
 

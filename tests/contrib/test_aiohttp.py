@@ -177,7 +177,19 @@ def test_without_allowed_origins_no_hook_is_added() -> None:
     app = web.Application()
     rollout_aiohttp.setup(app, resolve_user=session_user, **CREDENTIALS)
     assert not app.on_response_prepare
-    rollout_aiohttp.setup(web.Application(), resolve_user=session_user, **CREDENTIALS)
+
+
+@pytest.mark.server
+def test_the_resolvers_http_exception_carries_the_cors_of_an_allowed_origin() -> None:
+    async def resolve(request: web.Request) -> Any:
+        raise web.HTTPUnauthorized(text="log in first")
+
+    with serve(resolve, allowed_origins=(ORIGIN,)) as client:
+        refused = client.get("/rollout-token", headers={"origin": ORIGIN})
+        foreign = client.get("/rollout-token", headers={"origin": "https://evil.example"})
+    assert (refused.status_code, refused.text) == (401, "log in first")
+    assert refused.headers["access-control-allow-origin"] == ORIGIN
+    assert "access-control-allow-origin" not in foreign.headers
 
 
 @pytest.mark.server

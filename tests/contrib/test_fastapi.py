@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import logging
 import sys
@@ -975,6 +976,20 @@ def member_email() -> EmailStr:  # pydantic's marker class: its values are str
     return "ada@example.com"
 
 
+async def member_id_generator() -> AsyncIterator:  # type: ignore[type-arg]
+    yield "ada"
+
+
+def ids_of(dependency: Any) -> Any:
+    """A decorator that makes a ``User`` dependency give its id (``wraps`` keeps ``-> Member``)."""
+
+    @functools.wraps(dependency)
+    def wrapper() -> Any:
+        return dependency().id
+
+    return wrapper
+
+
 @pytest.mark.parametrize(
     "user_id",
     [
@@ -997,7 +1012,28 @@ def test_a_dependency_annotated_to_return_the_user_is_refused(user_id: Any) -> N
 
 
 @pytest.mark.parametrize(
-    "user_id", [member_id, member_uuid, no_one, anything, unannotated, member_ids, member_email]
+    "user_id",
+    [
+        member_id,
+        member_uuid,
+        no_one,
+        anything,
+        unannotated,
+        member_ids,
+        member_email,
+        member_id_generator,
+        ids_of(member),
+    ],
 )
 def test_a_dependency_annotated_with_a_user_id_or_nothing_to_judge_is_taken(user_id: Any) -> None:
     rollout_token_router(user_id, client_id=CLIENT_ID, client_secret=SECRET)
+
+
+def test_a_refused_partial_is_named_without_its_arguments() -> None:
+    def member_with(key: str) -> Member:
+        return Member()
+
+    with pytest.raises(ConfigurationError) as caught:
+        rollout_token_router(functools.partial(member_with, key="s3cr3t"))
+    assert "member_with" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value)

@@ -348,6 +348,13 @@ def test_logging_is_unaffected(caplog: pytest.LogCaptureFixture) -> None:
     assert "Issued a Rollout token for user '12345678-1234-5678-1234-567812345678'" in caplog.text
 
 
+def test_a_sync_user_id_in_a_worker_thread_is_checked_too() -> None:
+    """``Provide(..., sync_to_thread=True)`` wraps the function in Litestar's ``AsyncCallable``,
+    whose signature says nothing: the checks read the function inside."""
+    with pytest.raises(ConfigurationError, match="parameter 'user' from the query string"):
+        Litestar(plugins=[RolloutTokenPlugin(di.Provide(from_the_query, sync_to_thread=True))])
+
+
 def test_a_user_id_the_client_could_choose_is_refused_when_the_app_is_built() -> None:
     from litestar import Litestar
     from litestar.di import Provide
@@ -389,7 +396,23 @@ async def member_id() -> uuid.UUID | None:
     return ADA
 
 
-@pytest.mark.parametrize("user_id", [member, member_or_none, di.Provide(member_or_none)])
+def sync_member() -> Member:
+    return Member()
+
+
+def from_the_query(user: str) -> str:
+    return user
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        member,
+        member_or_none,
+        di.Provide(member_or_none),
+        di.Provide(sync_member, sync_to_thread=True),
+    ],
+)
 def test_a_user_id_annotated_to_return_the_user_is_refused_when_the_app_is_built(
     user_id: Any,
 ) -> None:
