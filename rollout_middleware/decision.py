@@ -392,10 +392,8 @@ class TokenDecision:
             answer = await self.check_body_async(request, body)
         except ClientDisconnected:
             return None
-        if answer is not None:
-            return answer
         # Checked already: on to the user, in _after_wait's try (no second precheck).
-        return await self._after_wait(request, _awaited(find_user), passthrough)
+        return answer or await self._after_wait(request, _awaited(find_user), passthrough)
 
     async def _after_wait(
         self,
