@@ -62,9 +62,9 @@ def check_user_id_return(call: object) -> None:
         return
     if _not_a_user_id(returns) and not hasattr(call, "__wrapped__"):
         raise ConfigurationError(
-            f"user_id {callable_name(call)} is annotated to return {inspect.formatannotation(returns)}, which is "
-            "not a user id: return the user's id (str, int or UUID), or None for nobody, such as "
-            "user.id",
+            f"user_id {callable_name(call)} is annotated to return "
+            f"{inspect.formatannotation(returns)}, which is not a user id: return the user's id "
+            "(str, int or UUID), or None for nobody, such as user.id",
             option="user_id",
         )
 

@@ -257,10 +257,10 @@ def _check_parameters(call: Callable[..., Any]) -> None:
         else:
             hint = ""
         raise ConfigurationError(
-            f"user_id {callable_name(call)}: FastAPI would fill its parameter {parameter.name!r} from the "
-            "query string or the request body, which the client chooses. A user id dependency "
-            "takes what proves who the user is: Depends(...) or Security(...), Header(), "
-            f"Cookie(), or request: Request.{hint}"
+            f"user_id {callable_name(call)}: FastAPI would fill its parameter {parameter.name!r} "
+            "from the query string or the request body, which the client chooses. A user id "
+            "dependency takes what proves who the user is: Depends(...) or Security(...), "
+            f"Header(), Cookie(), or request: Request.{hint}"
         )
 
 
@@ -276,9 +276,9 @@ def _user_dependency(user_id: object) -> params.Depends:
         )
     if isinstance(call, SecurityBase):
         raise ConfigurationError(
-            f"user_id {callable_name(type(call))} is a security scheme: it gives the credentials the "
-            "client sent, not the user they prove. Give a dependency that checks them and returns "
-            "the user id, such as current_user_id(user = Depends(get_current_user))."
+            f"user_id {callable_name(type(call))} is a security scheme: it gives the credentials "
+            "the client sent, not the user they prove. Give a dependency that checks them and "
+            "returns the user id, such as current_user_id(user = Depends(get_current_user))."
         )
     if not callable(call):
         raise ConfigurationError(
@@ -352,6 +352,7 @@ def rollout_token_router(
         )
     except Exception as exc:  # FastAPI's own verdict on the dependency's parameters
         raise ConfigurationError(
-            f"user_id {callable_name(dependency.dependency)}: FastAPI cannot use it as a dependency: {exc}"
+            f"user_id {callable_name(dependency.dependency)}: FastAPI cannot use it as a "
+            f"dependency: {exc}"
         ) from exc
     return router
